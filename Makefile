@@ -1,0 +1,55 @@
+# The two commands of the course: `make lab` (work on the notebooks) and `make test` (what CI runs).
+# Both create .venv and install everything on first use; a second run installs nothing.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.coursekit-installed
+KERNEL := coursekit
+HOST ?= 127.0.0.1
+PORT ?= 8888
+WORKERS ?= 2
+NOTEBOOKS := $(wildcard lectures/*.ipynb solutions/*.ipynb)
+
+export TF_CPP_MIN_LOG_LEVEL := 2
+export MPLBACKEND ?= Agg
+
+.PHONY: setup lab test lint unit notebooks doctor clean
+
+setup: $(STAMP)
+
+# Re-runs only when pyproject.toml changes. torch comes from the range in pyproject (on this course's CI
+# machines pip resolves it to the local build); Colab keeps its preinstalled torch and TensorFlow.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade --quiet "pip>=23.1"
+	$(BIN)/python -m pip install --quiet -e '.[course,dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (coursekit)" >/dev/null
+	@touch $@
+	@echo "coursekit environment ready in $(VENV)"
+
+lab: setup
+	$(BIN)/python -m coursekit doctor || true
+	$(BIN)/jupyter lab --ip=$(HOST) --port=$(PORT) --no-browser \
+		--ServerApp.open_browser=False --LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate \
+		--ServerApp.default_url=/lab/tree/lectures/00_tour.ipynb
+
+lint: setup
+	$(BIN)/ruff check .
+
+unit: setup
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadscope -q tests
+
+notebooks: setup
+	COURSEKIT_PROFILE=smoke COURSEKIT_OFFLINE=1 $(BIN)/python -m pytest -n $(WORKERS) --dist loadscope -q \
+		--nbval-lax --nbval-current-env $(NOTEBOOKS)
+
+test: lint unit notebooks
+	$(BIN)/python -m coursekit readme --check
+
+doctor: setup
+	$(BIN)/python -m coursekit doctor
+
+clean:
+	rm -rf $(VENV) build .pytest_cache .ruff_cache

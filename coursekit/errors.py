@@ -1,0 +1,91 @@
+"""Input validation shared by every public coursekit function.
+
+Every check raises ``ValueError`` with a message that names what was expected and what came, so a student
+reading the traceback knows what to change. Unknown names get the closest valid names as suggestions.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+
+def closest(name: str, valid: Iterable[str], n: int = 3) -> list[str]:
+    """The valid names that look most like ``name`` (for 'did you mean' hints)."""
+    return difflib.get_close_matches(str(name), list(valid), n=n, cutoff=0.5)
+
+
+def expect_choice(what: str, value: Any, valid: Sequence[str]) -> str:
+    """Return ``value`` if it is one of ``valid``; otherwise raise naming the valid ones and close matches."""
+    if value in valid:
+        return value
+    hint = closest(str(value), valid)
+    suggestion = f"; did you mean {' or '.join(repr(h) for h in hint)}?" if hint else ""
+    raise ValueError(f"unknown {what} {value!r}: expected one of {', '.join(map(repr, valid))}{suggestion}")
+
+
+def describe(x: Any) -> str:
+    """A short description of an array-like for error messages: type, shape and dtype."""
+    shape = getattr(x, "shape", None)
+    dtype = getattr(x, "dtype", None)
+    if shape is None:
+        return type(x).__name__
+    return f"{type(x).__name__} of shape {tuple(shape)} and dtype {dtype}"
+
+
+def expect_tensor(
+    what: str,
+    x: Any,
+    *,
+    ndim: int | Sequence[int] | None = None,
+    channels: int | Sequence[int] | None = None,
+    value_range: tuple[float, float] | None = None,
+    floating: bool = True,
+):
+    """Check a torch tensor's dimensionality, channel count (dim 1 for 4-D, dim 0 for 3-D) and range.
+
+    Returns the tensor unchanged so calls can be chained: ``x = expect_tensor("image", x, ndim=4)``.
+    """
+    import torch
+
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"{what}: expected a torch.Tensor, got {describe(x)}")
+    if floating and not x.is_floating_point():
+        raise ValueError(f"{what}: expected a floating-point tensor, got dtype {x.dtype}")
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if x.ndim not in allowed:
+            layout = {3: "(C, H, W)", 4: "(B, C, H, W)", 5: "(B, C, D, H, W)", 2: "(B, D)", 1: "(N,)"}
+            names = " or ".join(f"{d}-D {layout.get(d, '')}".strip() for d in allowed)
+            raise ValueError(f"{what}: expected a {names} tensor, got shape {tuple(x.shape)}")
+    if channels is not None:
+        allowed_c = (channels,) if isinstance(channels, int) else tuple(channels)
+        c = x.shape[1] if x.ndim >= 4 else x.shape[0]
+        if c not in allowed_c:
+            raise ValueError(
+                f"{what}: expected {' or '.join(map(str, allowed_c))} channels, got {c} (shape {tuple(x.shape)})"
+            )
+    if value_range is not None and x.numel():
+        lo, hi = value_range
+        if not torch.isfinite(x).all():
+            raise ValueError(f"{what}: expected finite values in [{lo}, {hi}], got NaN or inf")
+        xmin, xmax = float(x.min()), float(x.max())
+        tol = 1e-6 * max(1.0, abs(hi - lo))
+        if xmin < lo - tol or xmax > hi + tol:
+            raise ValueError(f"{what}: expected values in [{lo}, {hi}], got values in [{xmin:.4g}, {xmax:.4g}]")
+    return x
+
+
+def expect_positive_int(what: str, value: Any, minimum: int = 1) -> int:
+    """Check an integer argument such as a size, a count or a step number."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{what}: expected an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def expect_probability(what: str, value: Any) -> float:
+    """Check a number in [0, 1]."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
+        raise ValueError(f"{what}: expected a number in [0, 1], got {value!r}")
+    return float(value)
