@@ -42,7 +42,7 @@ unit: setup
 	$(BIN)/python -m pytest -n $(WORKERS) --dist loadscope -q tests
 
 notebooks: setup
-	COURSEKIT_PROFILE=smoke COURSEKIT_OFFLINE=1 $(BIN)/python -m pytest -n $(WORKERS) --dist loadscope -q \
+	COURSEKIT_PROFILE=smoke COURSEKIT_OFFLINE=1 COURSEKIT_WIDGETS=static $(BIN)/python -m pytest -n $(WORKERS) --dist loadscope -q \
 		--nbval-lax --nbval-current-env $(NOTEBOOKS)
 
 test: lint unit notebooks

@@ -2,7 +2,7 @@
 
 The public API is small: ``setup`` (seed, print where we run), ``profile`` (size a notebook for
 smoke/fast/full), ``device``, ``seed`` and ``show`` (an image grid). Sub-packages hold the rest: ``data``,
-``nn``, ``metrics``, ``losses``, ``train``, ``checkpoint``, ``viz``, ``widgets``, ``tf`` and ``grading``.
+``metrics``, ``train``, ``checkpoint``, ``viz``, ``widgets`` and ``course`` (the manifest).
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ import os
 import random
 
 from .config import Config, active_profile, profile
-from .device import autocast, describe_device, device, on_colab
+from .devices import autocast, describe_device, device, on_colab
 
 __version__ = "0.1.0"
-__all__ = ["Config", "active_profile", "autocast", "device", "on_colab", "profile", "seed", "setup", "show"]
+__all__ = ["Config", "active_profile", "autocast", "describe_device", "device", "on_colab", "profile", "seed", "setup", "show"]
 
-_SUBMODULES = ("data", "nn", "metrics", "losses", "train", "checkpoint", "viz", "widgets", "tf", "grading")
+_SUBMODULES = ("data", "metrics", "train", "checkpoint", "viz", "widgets", "course")
 
 
 def __getattr__(name: str):
@@ -43,20 +43,23 @@ def seed(value: int = 0) -> int:
 
 
 def _framework_versions() -> str:
-    """torch and TensorFlow versions from package metadata (never imports TensorFlow)."""
+    """torch's build version (e.g. 2.4.1+cu121) and TensorFlow's package version (TF is never imported)."""
     from importlib.metadata import PackageNotFoundError, version
 
-    parts = []
-    for label, dists in (("torch", ("torch",)), ("TF", ("tensorflow", "tensorflow-cpu"))):
-        found = None
-        for dist in dists:
-            try:
-                found = version(dist)
-                break
-            except PackageNotFoundError:
-                continue
-        parts.append(f"{label} {found or 'not installed'}")
-    return ", ".join(parts)
+    try:
+        import torch
+
+        torch_version = torch.__version__
+    except ImportError:
+        torch_version = "not installed"
+    tf_version = "not installed"
+    for dist in ("tensorflow", "tensorflow-cpu"):
+        try:
+            tf_version = version(dist)
+            break
+        except PackageNotFoundError:
+            continue
+    return f"torch {torch_version}, TF {tf_version}"
 
 
 def environment_line() -> str:
@@ -69,13 +72,10 @@ def environment_line() -> str:
     )
 
 
-def setup(seed_value: int = 0, quiet: bool = False) -> str:
-    """Seed everything and print one line saying where and how this notebook runs. Returns that line."""
+def setup(seed_value: int = 0) -> None:
+    """Seed everything and print one line saying where and how this notebook runs (``environment_line``)."""
     seed(seed_value)
-    line = environment_line()
-    if not quiet:
-        print(line)
-    return line
+    print(environment_line())
 
 
 def show(images, nrow: int | None = None, title: str | None = None, **kwargs):

@@ -35,7 +35,7 @@ def active_profile() -> str:
     expect_choice(f"{ENV_VAR} profile", requested, PROFILES + ("auto",))
     if requested != "auto":
         return requested
-    from .device import accelerator_present
+    from .devices import accelerator_present
 
     return "full" if accelerator_present() else "fast"
 

@@ -68,9 +68,9 @@ def expect_tensor(
             )
     if value_range is not None and x.numel():
         lo, hi = value_range
-        if not torch.isfinite(x).all():
+        if not torch.isfinite(x.detach()).all():
             raise ValueError(f"{what}: expected finite values in [{lo}, {hi}], got NaN or inf")
-        xmin, xmax = float(x.min()), float(x.max())
+        xmin, xmax = float(x.detach().min()), float(x.detach().max())
         tol = 1e-6 * max(1.0, abs(hi - lo))
         if xmin < lo - tol or xmax > hi + tol:
             raise ValueError(f"{what}: expected values in [{lo}, {hi}], got values in [{xmin:.4g}, {xmax:.4g}]")

@@ -1,0 +1,284 @@
+"""Faces: procedural 64x64 colour faces with binary attributes offline, CelebA when its files are cached.
+
+The procedural faces are drawn as layers of boolean masks over a coordinate grid (background, shoulders,
+hair, face, features, accessories), all in torch, for a whole batch at once. Seven binary attributes, each
+drawn independently with probability 1/2, change a visible part of the picture:
+
+- ``smiling``: an open smile with teeth instead of a closed straight mouth
+- ``eyeglasses``: dark rims around both eyes, a bridge and temples
+- ``dark_hair``: black/dark-brown hair (and eyebrows, beard) instead of blond/light brown
+- ``bangs``: a fringe of hair over the forehead
+- ``hat``: a coloured hat with a brim on top of the head
+- ``beard``: hair over the lower face around the mouth
+- ``male``: short hair and a wider jaw instead of long hair down to the shoulders
+
+Nuisance factors vary too (skin tone, face width and height, eye spacing, position and scale jitter,
+background gradient, clothes and hat colour) so that a GAN has a distribution to learn, not a template.
+Names follow CelebA's attributes (Smiling, Eyeglasses, Black_Hair, Bangs, Wearing_Hat, not No_Beard, Male),
+so the same code runs on either source.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ..errors import expect_positive_int
+from .digits import resize_images
+from .download import announce, resolve
+
+ATTRIBUTE_NAMES = ("smiling", "eyeglasses", "dark_hair", "bangs", "hat", "beard", "male")
+# CelebA column for each attribute, and whether the column is negated (CelebA stores No_Beard).
+CELEBA_COLUMNS = {
+    "smiling": ("Smiling", False),
+    "eyeglasses": ("Eyeglasses", False),
+    "dark_hair": ("Black_Hair", False),
+    "bangs": ("Bangs", False),
+    "hat": ("Wearing_Hat", False),
+    "beard": ("No_Beard", True),
+    "male": ("Male", False),
+}
+NATIVE_SIZE = 64
+RENDER_CHUNK = 256
+LFW_FACES = 100  # lfw_subset(): images 0..99 are faces, 100..199 are non-face background crops
+
+
+class Faces(Dataset):
+    """Faces (N, 3, S, S) in [0, 1] with binary attributes (N, A); ``dataset[i] -> (image, attributes)``."""
+
+    def __init__(
+        self,
+        images: torch.Tensor,
+        attributes: torch.Tensor,
+        source: str,
+        attribute_names: tuple[str, ...] = ATTRIBUTE_NAMES,
+    ):
+        if attributes.shape != (len(images), len(attribute_names)):
+            raise ValueError(
+                f"attributes: expected shape {(len(images), len(attribute_names))}, "
+                f"got {tuple(attributes.shape)}"
+            )
+        self.images = images
+        self.attributes = attributes
+        self.source = source
+        self.attribute_names = attribute_names
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.images[index], self.attributes[index]
+
+    def __repr__(self) -> str:
+        return f"Faces({len(self)} images of shape {tuple(self.images.shape[1:])}, {self.source})"
+
+
+def sample_face_params(n: int, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Draw the attributes (n, 7) and every nuisance parameter of ``n`` faces from a seeded generator."""
+    expect_positive_int("n", n)
+    g = torch.Generator().manual_seed(seed)
+
+    def uniform(low: float, high: float, *shape: int) -> torch.Tensor:
+        return low + (high - low) * torch.rand(n, *shape, generator=g)
+
+    attributes = (torch.rand(n, len(ATTRIBUTE_NAMES), generator=g) < 0.5).float()
+    light, dark = torch.tensor([0.96, 0.80, 0.69]), torch.tensor([0.42, 0.28, 0.20])
+    tone = uniform(0, 1, 1)
+    blond, black = torch.tensor([0.88, 0.72, 0.38]), torch.tensor([0.10, 0.07, 0.05])
+    return {
+        "attributes": attributes,
+        "skin": (light + (dark - light) * tone + uniform(-0.03, 0.03, 3)).clamp(0, 1),
+        "light_hair": (blond * uniform(0.75, 1.05, 1) + uniform(-0.05, 0.05, 3)).clamp(0, 1),
+        "dark_hair": (black + uniform(0.0, 0.18, 1) * torch.tensor([1.0, 0.75, 0.5])).clamp(0, 1),
+        "background_top": uniform(0.1, 0.95, 3),
+        "background_bottom": uniform(0.1, 0.95, 3),
+        "clothes": uniform(0.05, 0.9, 3),
+        "hat_colour": uniform(0.1, 0.9, 3),
+        "centre": uniform(-0.08, 0.08, 2),
+        "scale": uniform(0.88, 1.08),
+        "face_width": uniform(0.40, 0.50),
+        "face_height": uniform(0.54, 0.64),
+        "eye_spacing": uniform(0.17, 0.23),
+    }
+
+
+def _grid(size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    centres = (torch.arange(size, dtype=torch.float32) + 0.5) / size * 2 - 1
+    return centres[None, None, :], centres[None, :, None]  # x (1, 1, S) to the right, y (1, S, 1) downwards
+
+
+class _Canvas:
+    """Layers of flat colours painted in order; each pixel keeps the index of the last layer that covered it.
+
+    Layer indices grow with painting order, so "the last layer wins" is a running maximum: one byte per pixel
+    per layer instead of blending three floats. :meth:`compose` looks every colour up once at the end.
+    """
+
+    def __init__(self, n: int, size: int):
+        self.n = n
+        self.layer = torch.zeros(n, size, size, dtype=torch.uint8)
+        self.colours = [torch.zeros(n, 3)]  # layer 0: the background, added by compose
+
+    def paint(self, mask: torch.Tensor, colour: torch.Tensor) -> None:
+        """Cover the pixels where ``mask`` (broadcasts to (n, S, S)) is True with ``colour`` (n, 3)/(3,)."""
+        self.colours.append(colour.expand(self.n, 3))
+        self.layer = torch.maximum(self.layer, mask * torch.tensor(len(self.colours) - 1, dtype=torch.uint8))
+
+    def compose(self, background: torch.Tensor) -> torch.Tensor:
+        """The (n, 3, S, S) image: layer colours where painted, ``background`` (n, 3, S, 1) elsewhere."""
+        palette = torch.stack(self.colours, dim=2).clamp(0, 1)  # (n, 3, L)
+        index = self.layer.reshape(self.n, 1, -1).long().expand(self.n, 3, -1)
+        painted = torch.gather(palette, 2, index).reshape(self.n, 3, *self.layer.shape[1:])
+        return painted + (self.layer == 0)[:, None] * background
+
+
+def _column(values: torch.Tensor) -> torch.Tensor:
+    return values.reshape(-1, 1, 1)
+
+
+def render_faces(params: dict[str, torch.Tensor], size: int = NATIVE_SIZE) -> torch.Tensor:
+    """Render faces from :func:`sample_face_params` output into (n, 3, size, size) float32 in [0, 1]."""
+    expect_positive_int("size", size, minimum=16)
+    attributes = params["attributes"]
+    n = len(attributes)
+    if n > RENDER_CHUNK:  # small batches stay in the CPU cache: faster, and bounded memory
+        chunks = [{k: v[i : i + RENDER_CHUNK] for k, v in params.items()} for i in range(0, n, RENDER_CHUNK)]
+        return torch.cat([render_faces(chunk, size) for chunk in chunks])
+    has = {name: attributes[:, i].bool().reshape(-1, 1, 1) for i, name in enumerate(ATTRIBUTE_NAMES)}
+    gx, gy = _grid(size)
+    scale = _column(params["scale"])
+    x = (gx - _column(params["centre"][:, 0])) / scale
+    y = (gy - _column(params["centre"][:, 1])) / scale
+    x2 = x * x
+    width = _column(params["face_width"]) + 0.04 * has["male"]
+    height = _column(params["face_height"])
+    hair = torch.where(attributes[:, 2:3].bool(), params["dark_hair"], params["light_hair"])
+
+    t = (gy + 1) / 2  # background: vertical gradient between two random colours, (n, 3, S, 1)
+    top, bottom = params["background_top"][:, :, None, None], params["background_bottom"][:, :, None, None]
+    background = top * (1 - t[None]) + bottom * t[None]
+    canvas = _Canvas(n, size)
+
+    long_hair = ~has["male"] & (x2 / (width + 0.16) ** 2 + (y - 0.2) ** 2 / (height + 0.3) ** 2 <= 1)
+    canvas.paint(long_hair, hair)
+    shoulders = x2 / 0.85**2 + (y - 1.2) ** 2 / 0.42**2 <= 1
+    canvas.paint(shoulders, params["clothes"])
+    canvas.paint((x.abs() < 0.17) & (y > 0.3) & (y < 0.95) & ~shoulders, params["skin"] * 0.9)
+    short_hair = x2 / (width + 0.06) ** 2 + (y + 0.08) ** 2 / (height * 0.9) ** 2 <= 1
+    canvas.paint(short_hair & (y < 0.05), hair)
+
+    face_y = y - 0.05
+    face = x2 / width**2 + face_y * face_y / height**2 <= 1
+    canvas.paint(face, params["skin"])
+    canvas.paint(face & (face_y < -0.85 * height), hair)  # hairline
+    canvas.paint(has["beard"] & face & (y > 0.22), hair)
+
+    spacing = _column(params["eye_spacing"])
+    eye_dx = x.abs() - spacing  # both eyes at once, mirrored about x = 0
+    eye_y = y + 0.05
+    eye_r2 = eye_dx * eye_dx + eye_y * eye_y
+    canvas.paint(eye_r2 <= 0.07**2, torch.tensor([0.95, 0.95, 0.95]))
+    canvas.paint(eye_r2 <= 0.04**2, torch.tensor([0.08, 0.08, 0.08]))
+    brows = (eye_dx.abs() < 0.11) & ((y + 0.17).abs() < 0.025)
+    canvas.paint(brows, hair * 0.8)
+    nose = x2 / 0.05**2 + (y - 0.15) ** 2 / 0.08**2 <= 1
+    canvas.paint(nose, params["skin"] * 0.82)
+
+    upper, lower = 0.33 + 1.0 * x2, 0.44 - 1.2 * x2
+    open_smile = has["smiling"] & (x.abs() < 0.24) & (y > upper) & (y < lower)
+    canvas.paint(open_smile, torch.tensor([0.45, 0.05, 0.08]))
+    canvas.paint(open_smile & (y < upper + 0.035), torch.tensor([0.97, 0.97, 0.97]))  # teeth
+    closed = ~has["smiling"] & (x.abs() < 0.14) & ((y - 0.37).abs() < 0.02)
+    canvas.paint(closed, torch.tensor([0.6, 0.2, 0.2]))
+
+    bangs = has["bangs"] & face & (y < -0.2 + 0.04 * torch.cos(x * 25))
+    canvas.paint(bangs, hair)
+
+    rims = (eye_r2.sqrt() - 0.11).abs() < 0.022
+    bridge = (x.abs() < 0.1) & ((y + 0.05).abs() < 0.015)
+    temples = ((y + 0.07).abs() < 0.013) & (x.abs() > spacing + 0.11) & (x.abs() < width + 0.02)
+    canvas.paint(has["eyeglasses"] & (rims | bridge | temples), torch.tensor([0.05, 0.05, 0.05]))
+
+    brim_y = 0.05 - 0.55 * height
+    crown = (x.abs() < width + 0.04) & (y < brim_y) & (y > brim_y - 0.35 + 0.6 * x2)
+    brim = (x.abs() < width + 0.22) & ((y - brim_y).abs() < 0.05)
+    canvas.paint(has["hat"] & (crown | brim), params["hat_colour"])
+    return canvas.compose(background)
+
+
+def _celeba(folder: Path, n: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``n`` aligned CelebA faces, centre-cropped to 178x178 and resized, with our 7 attributes."""
+    from PIL import Image
+
+    lines = (folder / "list_attr_celeba.txt").read_text().splitlines()
+    columns = lines[1].split()
+    rows = [line.split() for line in lines[2 : 2 + n]]
+    values = np.array([[int(v) for v in row[1:]] for row in rows])
+    attributes = np.stack(
+        [
+            values[:, columns.index(col)] * (-1 if negate else 1) > 0
+            for col, negate in (CELEBA_COLUMNS[a] for a in ATTRIBUTE_NAMES)
+        ],
+        axis=1,
+    )
+    images = []
+    with zipfile.ZipFile(folder / "img_align_celeba.zip") as archive:
+        for row in rows:
+            picture = Image.open(io.BytesIO(archive.read(f"img_align_celeba/{row[0]}"))).convert("RGB")
+            left, top = (picture.width - 178) // 2, (picture.height - 178) // 2
+            picture = picture.crop((left, top, left + 178, top + 178))
+            images.append(torch.from_numpy(np.asarray(picture, dtype=np.float32) / 255.0).permute(2, 0, 1))
+    return resize_images(torch.stack(images), size), torch.from_numpy(attributes.astype(np.float32))
+
+
+def faces(n: int = 10_000, size: int = 64, seed: int = 0, source: str = "auto") -> Faces:
+    """``n`` faces (N, 3, size, size) in [0, 1] with 7 binary attributes (see the module docstring).
+
+    CelebA (Liu et al. 2015) is used only when its files are already in ``<cache>/celeba/`` (it is a manual
+    download from Google Drive); otherwise the seeded procedural faces, with a one-line notice saying why.
+    CelebA gives its first ``n`` images (``seed`` does not apply); the procedural faces are a pure function
+    of (n, size, seed).
+    """
+    expect_positive_int("n", n)
+    expect_positive_int("size", size, minimum=16)
+    folder = resolve("celeba", source, dataset="faces")
+    if folder is not None:
+        images, attributes = _celeba(folder, n, size)
+        what = f"CelebA aligned faces (first {len(images):,}, centre-cropped, {size}x{size}, from {folder})"
+    else:
+        params = sample_face_params(n, seed)
+        images, attributes = render_faces(params, size), params["attributes"]
+        what = (
+            f"procedural faces (offline stand-in for CelebA; {n:,} images {size}x{size}, seed {seed}, "
+            f"attributes {', '.join(ATTRIBUTE_NAMES)})"
+        )
+    announce("faces", what)
+    return Faces(images, attributes, what)
+
+
+def lfw_faces(size: int = 64, channels: int = 3) -> Faces:
+    """The real faces of scikit-image's ``lfw_subset`` (Labeled Faces in the Wild, Huang et al. 2007).
+
+    ``lfw_subset()`` holds 200 grayscale 25x25 crops: the first 100 are faces, the other 100 are background
+    crops (non-faces), so only the 100 faces are returned, resized (antialiased bilinear) to ``size``.
+    ``channels=3`` repeats the gray channel so they fit colour models; ``channels=1`` keeps it. The subset has
+    no attribute labels: ``.attributes`` is (100, 0) and ``.attribute_names`` is empty.
+    """
+    from skimage.data import lfw_subset
+
+    expect_positive_int("size", size, minimum=4)
+    if channels not in (1, 3):
+        raise ValueError(f"channels: expected 1 or 3, got {channels!r}")
+    gray = torch.from_numpy(lfw_subset()[:LFW_FACES].astype(np.float32)).unsqueeze(1).clamp(0, 1)
+    images = resize_images(gray, size).repeat(1, channels, 1, 1).contiguous()
+    what = (
+        f"scikit-image lfw_subset ({LFW_FACES} real 25x25 grayscale LFW faces, resized to {size}x{size}, "
+        f"{channels} channel{'s' if channels > 1 else ''})"
+    )
+    announce("lfw_faces", what)
+    return Faces(images, torch.zeros(len(images), 0), what, attribute_names=())
