@@ -15,7 +15,10 @@ from .config import Config, active_profile, profile
 from .devices import autocast, describe_device, device, on_colab
 
 __version__ = "0.1.0"
-__all__ = ["Config", "active_profile", "autocast", "describe_device", "device", "on_colab", "profile", "seed", "setup", "show"]
+__all__ = [
+    "Config", "active_profile", "autocast", "describe_device", "device", "on_colab", "profile", "seed",
+    "setup", "show",
+]
 
 _SUBMODULES = ("data", "metrics", "train", "checkpoint", "viz", "widgets", "course")
 

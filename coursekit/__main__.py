@@ -49,7 +49,8 @@ def doctor() -> int:
         print(f"[{extra}] " + ", ".join(found))
     if missing:
         extras = sorted({extra for extra, _ in missing})
-        print(f"missing: {', '.join(n for _, n in missing)}; install with: pip install -e '.[{','.join(extras)}]'")
+        names = ", ".join(n for _, n in missing)
+        print(f"missing: {names}; install with: pip install -e '.[{','.join(extras)}]'")
     else:
         print("everything the course needs is installed")
     return 1 if any(name == "torch" for _, name in missing) else 0

@@ -23,7 +23,8 @@ class Config(dict):
         try:
             return self[key]
         except KeyError:
-            raise AttributeError(f"config has no setting {key!r}; it has {', '.join(self) or 'none'}") from None
+            known = ", ".join(self) or "none"
+            raise AttributeError(f"config has no setting {key!r}; it has {known}") from None
 
     def __setattr__(self, key: str, value: Any) -> None:
         self[key] = value
@@ -40,7 +41,9 @@ def active_profile() -> str:
     return "full" if accelerator_present() else "fast"
 
 
-def profile(smoke: dict | None = None, fast: dict | None = None, full: dict | None = None, **common: Any) -> Config:
+def profile(
+    smoke: dict | None = None, fast: dict | None = None, full: dict | None = None, **common: Any
+) -> Config:
     """Pick the settings of the active profile.
 
     ``common`` keyword arguments apply to every profile; a profile dict overrides them. A profile left out

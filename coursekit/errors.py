@@ -63,9 +63,8 @@ def expect_tensor(
         allowed_c = (channels,) if isinstance(channels, int) else tuple(channels)
         c = x.shape[1] if x.ndim >= 4 else x.shape[0]
         if c not in allowed_c:
-            raise ValueError(
-                f"{what}: expected {' or '.join(map(str, allowed_c))} channels, got {c} (shape {tuple(x.shape)})"
-            )
+            wanted = " or ".join(map(str, allowed_c))
+            raise ValueError(f"{what}: expected {wanted} channels, got {c} (shape {tuple(x.shape)})")
     if value_range is not None and x.numel():
         lo, hi = value_range
         if not torch.isfinite(x.detach()).all():
@@ -73,7 +72,8 @@ def expect_tensor(
         xmin, xmax = float(x.detach().min()), float(x.detach().max())
         tol = 1e-6 * max(1.0, abs(hi - lo))
         if xmin < lo - tol or xmax > hi + tol:
-            raise ValueError(f"{what}: expected values in [{lo}, {hi}], got values in [{xmin:.4g}, {xmax:.4g}]")
+            got = f"[{xmin:.4g}, {xmax:.4g}]"
+            raise ValueError(f"{what}: expected values in [{lo}, {hi}], got values in {got}")
     return x
 
 

@@ -141,6 +141,24 @@ def image_to_png(image, min_size: int = MIN_IMAGE_SIZE) -> bytes:
     return buffer.getvalue()
 
 
+def process_ui_events(max_events: int = 10) -> None:
+    """Handle pending widget messages (e.g. a Stop click) from inside a running cell.
+
+    A busy kernel handles front-end messages only after the running cell ends, so without this a Stop
+    button clicked during ``fit`` would act too late. jupyter-ui-poll (a ``course`` dependency) lets the
+    cell process them itself; outside a kernel, or where it is missing, this does nothing and the kernel's
+    interrupt remains.
+    """
+    if not in_notebook():
+        return
+    try:
+        from jupyter_ui_poll import ui_events
+    except ImportError:
+        return
+    with ui_events() as poll:
+        poll(max_events)
+
+
 def _no_grad():
     """torch.no_grad() when torch is installed (sample functions should not build graphs)."""
     try:
@@ -162,9 +180,9 @@ class TrainingDashboard:
         static: force static output (True) or live widgets (False); None decides automatically.
 
     Live, the plot and the samples are one PNG that is updated in place in a single display handle, and
-    the Stop button sets ``stop_requested``, which ``fit`` checks after every step. A kernel processes a
-    click only when it is not busy, so while a cell runs, the kernel's interrupt (the square button,
-    Ctrl-C) is the dependable way to stop: ``fit`` handles it cleanly too. Static, nothing is shown during
+    the Stop button sets ``stop_requested``, which ``fit`` checks after every step (``on_step`` lets the
+    click through while the cell is busy, see :func:`process_ui_events`); the kernel's interrupt (the
+    square button, Ctrl-C) stops cleanly too. Static, nothing is shown during
     training and the final figure is displayed once at the end (when IPython runs). ``png`` always holds
     the last rendered figure.
     """
@@ -229,10 +247,13 @@ class TrainingDashboard:
             self.update()
 
     def on_step(self, step: int, logs: dict[str, float]) -> None:
-        """Record the step; redraw every ``every`` steps."""
+        """Record the step; redraw every ``every`` steps; let a Stop click through (live mode)."""
         self.record(step, logs)
-        if not self.static and (step + 1) % self.every == 0:
+        if self.static:
+            return
+        if (step + 1) % self.every == 0:
             self.update()
+        process_ui_events()
 
     def on_end(self, history: dict[str, list]) -> None:
         """Draw the final state; in static mode this is the one output the dashboard produces."""

@@ -131,6 +131,14 @@ def test_batched_equals_per_image(batch, metric):
     assert metric(clean[0], dirty[0], reduction="none").shape == ()
 
 
+@pytest.mark.parametrize("metric", [metrics.ssim, metrics.psnr])
+def test_chunked_batches_equal_one_chunk(batch, metric, monkeypatch):
+    clean, dirty, _, _ = batch
+    whole = metric(clean, dirty, reduction="none")
+    monkeypatch.setattr(metrics, "CHUNK_ELEMENTS", clean[0].numel() * 3 // 2)  # chunks of one image
+    torch.testing.assert_close(metric(clean, dirty, reduction="none"), whole, atol=1e-6, rtol=0)
+
+
 def test_batched_ssim_matches_skimage_per_image(batch):
     clean, dirty, crops, distorted = batch
     per_image = metrics.ssim(clean, dirty, reduction="none")
@@ -354,3 +362,33 @@ def test_extract_features_validates_images():
         ValueError, match=r"images: expected a 4-D \(B, C, H, W\) tensor, got shape \(3, 8, 8\)"
     ):
         metrics.extract_features(TinyExtractor(), torch.rand(3, 8, 8))
+
+
+def test_frechet_square_root_fallbacks(monkeypatch):
+    """Reference-FID handling: retry with eps on the diagonal, drop round-off imaginary parts, else raise."""
+    from scipy import linalg
+
+    real_sqrtm = linalg.sqrtm
+    mu, s1, s2 = np.zeros(3), np.diag([1.0, 2.0, 3.0]), np.diag([2.0, 2.0, 2.0])
+    expected = closed_form(mu, np.diag(s1), mu, np.diag(s2))
+    calls = []
+
+    def not_finite_first(a):
+        calls.append(a)
+        return np.full_like(a, np.nan) if len(calls) == 1 else real_sqrtm(a)
+
+    monkeypatch.setattr(linalg, "sqrtm", not_finite_first)
+    assert metrics.gaussian_frechet_distance(mu, s1, mu, s2, eps=1e-6) == pytest.approx(expected, abs=1e-5)
+    np.testing.assert_allclose(calls[1], (s1 + 1e-6 * np.eye(3)) @ (s2 + 1e-6 * np.eye(3)))
+
+    monkeypatch.setattr(linalg, "sqrtm", lambda a: real_sqrtm(a) + 1e-9j)
+    assert metrics.gaussian_frechet_distance(mu, s1, mu, s2) == pytest.approx(expected, rel=1e-10)
+
+    monkeypatch.setattr(linalg, "sqrtm", lambda a: real_sqrtm(a) + 0.5j)
+    with pytest.raises(ValueError, match=r"expected a real square root, got imaginary parts up to 0.5"):
+        metrics.gaussian_frechet_distance(mu, s1, mu, s2)
+
+
+def test_gaussian_frechet_distance_checks_shapes():
+    with pytest.raises(ValueError, match=r"sigma2: expected shape \(2, 2\) to match mu1, got \(3, 3\)"):
+        metrics.gaussian_frechet_distance(np.zeros(2), np.eye(2), np.zeros(2), np.eye(3))

@@ -21,6 +21,7 @@ so the same code runs on either source.
 from __future__ import annotations
 
 import io
+import math
 import zipfile
 from pathlib import Path
 
@@ -124,10 +125,12 @@ class _Canvas:
         self.layer = torch.zeros(n, size, size, dtype=torch.uint8)
         self.colours = [torch.zeros(n, 3)]  # layer 0: the background, added by compose
 
-    def paint(self, mask: torch.Tensor, colour: torch.Tensor) -> None:
-        """Cover the pixels where ``mask`` (broadcasts to (n, S, S)) is True with ``colour`` (n, 3)/(3,)."""
+    def paint(self, mask: torch.Tensor, colour: torch.Tensor, rows: slice = slice(None)) -> None:
+        """Cover the pixels where ``mask`` is True with ``colour`` (n, 3) or (3,); ``mask`` covers the image
+        rows ``rows`` (all by default) and broadcasts to (n, len(rows), S)."""
         self.colours.append(colour.expand(self.n, 3))
-        self.layer = torch.maximum(self.layer, mask * torch.tensor(len(self.colours) - 1, dtype=torch.uint8))
+        index = torch.tensor(len(self.colours) - 1, dtype=torch.uint8)
+        self.layer[:, rows] = torch.maximum(self.layer[:, rows], mask * index)
 
     def compose(self, background: torch.Tensor) -> torch.Tensor:
         """The (n, 3, S, S) image: layer colours where painted, ``background`` (n, 3, S, 1) elsewhere."""
@@ -135,6 +138,21 @@ class _Canvas:
         index = self.layer.reshape(self.n, 1, -1).long().expand(self.n, 3, -1)
         painted = torch.gather(palette, 2, index).reshape(self.n, 3, *self.layer.shape[1:])
         return painted + (self.layer == 0)[:, None] * background
+
+
+def _row_band(params: dict[str, torch.Tensor], size: int):
+    """A function (lo, hi) -> slice of the image rows that face-local heights y in [lo, hi] can reach in any
+    face of the batch (local y maps to image y = centre_y + scale * y)."""
+    centre, scale = params["centre"][:, 1], params["scale"]
+
+    def band(lo: float, hi: float) -> slice:
+        top = float((centre + scale * lo).min())
+        bottom = float((centre + scale * hi).max())
+        first = max(0, math.floor((top + 1) / 2 * size - 0.5))
+        last = min(size, math.ceil((bottom + 1) / 2 * size + 0.5))
+        return slice(first, max(first, last))
+
+    return band
 
 
 def _column(values: torch.Tensor) -> torch.Tensor:
@@ -164,50 +182,70 @@ def render_faces(params: dict[str, torch.Tensor], size: int = NATIVE_SIZE) -> to
     background = top * (1 - t[None]) + bottom * t[None]
     canvas = _Canvas(n, size)
 
+    # Parts are tested only in the band of rows they can reach (given every face's jitter and proportions).
+    low, high = float(height.min()), float(height.max())
+    band = _row_band(params, size)
     long_hair = ~has["male"] & (x2 / (width + 0.16) ** 2 + (y - 0.2) ** 2 / (height + 0.3) ** 2 <= 1)
     canvas.paint(long_hair, hair)
-    shoulders = x2 / 0.85**2 + (y - 1.2) ** 2 / 0.42**2 <= 1
-    canvas.paint(shoulders, params["clothes"])
-    canvas.paint((x.abs() < 0.17) & (y > 0.3) & (y < 0.95) & ~shoulders, params["skin"] * 0.9)
-    short_hair = x2 / (width + 0.06) ** 2 + (y + 0.08) ** 2 / (height * 0.9) ** 2 <= 1
-    canvas.paint(short_hair & (y < 0.05), hair)
+    rows = band(0.3, 1.62)  # shoulders and neck
+    yb = y[:, rows]
+    shoulders = x2 / 0.85**2 + (yb - 1.2) ** 2 / 0.42**2 <= 1
+    canvas.paint(shoulders, params["clothes"], rows)
+    canvas.paint((x.abs() < 0.17) & (yb > 0.3) & (yb < 0.95) & ~shoulders, params["skin"] * 0.9, rows)
+    rows = band(-0.08 - 0.9 * high, 0.05)
+    yb = y[:, rows]
+    short_hair = x2 / (width + 0.06) ** 2 + (yb + 0.08) ** 2 / (height * 0.9) ** 2 <= 1
+    canvas.paint(short_hair & (yb < 0.05), hair, rows)
 
     face_y = y - 0.05
     face = x2 / width**2 + face_y * face_y / height**2 <= 1
     canvas.paint(face, params["skin"])
-    canvas.paint(face & (face_y < -0.85 * height), hair)  # hairline
-    canvas.paint(has["beard"] & face & (y > 0.22), hair)
+    rows = band(0.05 - high, 0.05 - 0.85 * low)
+    canvas.paint(face[:, rows] & (face_y[:, rows] < -0.85 * height), hair, rows)  # hairline
+    rows = band(0.22, 0.05 + high)
+    canvas.paint(has["beard"] & face[:, rows] & (y[:, rows] > 0.22), hair, rows)
 
     spacing = _column(params["eye_spacing"])
+    rows = band(-0.2, 0.09)  # eyes, brows and glasses
+    ye = y[:, rows]
     eye_dx = x.abs() - spacing  # both eyes at once, mirrored about x = 0
-    eye_y = y + 0.05
+    eye_y = ye + 0.05
     eye_r2 = eye_dx * eye_dx + eye_y * eye_y
-    canvas.paint(eye_r2 <= 0.07**2, torch.tensor([0.95, 0.95, 0.95]))
-    canvas.paint(eye_r2 <= 0.04**2, torch.tensor([0.08, 0.08, 0.08]))
-    brows = (eye_dx.abs() < 0.11) & ((y + 0.17).abs() < 0.025)
-    canvas.paint(brows, hair * 0.8)
-    nose = x2 / 0.05**2 + (y - 0.15) ** 2 / 0.08**2 <= 1
-    canvas.paint(nose, params["skin"] * 0.82)
+    canvas.paint(eye_r2 <= 0.07**2, torch.tensor([0.95, 0.95, 0.95]), rows)
+    canvas.paint(eye_r2 <= 0.04**2, torch.tensor([0.08, 0.08, 0.08]), rows)
+    brows = (eye_dx.abs() < 0.11) & ((ye + 0.17).abs() < 0.025)
+    canvas.paint(brows, hair * 0.8, rows)
+    glasses_rows = rows
 
+    rows = band(0.07, 0.23)
+    nose = x2 / 0.05**2 + (y[:, rows] - 0.15) ** 2 / 0.08**2 <= 1
+    canvas.paint(nose, params["skin"] * 0.82, rows)
+
+    rows = band(0.32, 0.45)
+    ym = y[:, rows]
     upper, lower = 0.33 + 1.0 * x2, 0.44 - 1.2 * x2
-    open_smile = has["smiling"] & (x.abs() < 0.24) & (y > upper) & (y < lower)
-    canvas.paint(open_smile, torch.tensor([0.45, 0.05, 0.08]))
-    canvas.paint(open_smile & (y < upper + 0.035), torch.tensor([0.97, 0.97, 0.97]))  # teeth
-    closed = ~has["smiling"] & (x.abs() < 0.14) & ((y - 0.37).abs() < 0.02)
-    canvas.paint(closed, torch.tensor([0.6, 0.2, 0.2]))
+    open_smile = has["smiling"] & (x.abs() < 0.24) & (ym > upper) & (ym < lower)
+    canvas.paint(open_smile, torch.tensor([0.45, 0.05, 0.08]), rows)
+    canvas.paint(open_smile & (ym < upper + 0.035), torch.tensor([0.97, 0.97, 0.97]), rows)  # teeth
+    closed = ~has["smiling"] & (x.abs() < 0.14) & ((ym - 0.37).abs() < 0.02)
+    canvas.paint(closed, torch.tensor([0.6, 0.2, 0.2]), rows)
 
-    bangs = has["bangs"] & face & (y < -0.2 + 0.04 * torch.cos(x * 25))
-    canvas.paint(bangs, hair)
+    rows = band(0.05 - high, -0.16)
+    bangs = has["bangs"] & face[:, rows] & (y[:, rows] < -0.2 + 0.04 * torch.cos(x * 25))
+    canvas.paint(bangs, hair, rows)
 
     rims = (eye_r2.sqrt() - 0.11).abs() < 0.022
-    bridge = (x.abs() < 0.1) & ((y + 0.05).abs() < 0.015)
-    temples = ((y + 0.07).abs() < 0.013) & (x.abs() > spacing + 0.11) & (x.abs() < width + 0.02)
-    canvas.paint(has["eyeglasses"] & (rims | bridge | temples), torch.tensor([0.05, 0.05, 0.05]))
+    bridge = (x.abs() < 0.1) & ((ye + 0.05).abs() < 0.015)
+    temples = ((ye + 0.07).abs() < 0.013) & (x.abs() > spacing + 0.11) & (x.abs() < width + 0.02)
+    dark = torch.tensor([0.05, 0.05, 0.05])
+    canvas.paint(has["eyeglasses"] & (rims | bridge | temples), dark, glasses_rows)
 
     brim_y = 0.05 - 0.55 * height
-    crown = (x.abs() < width + 0.04) & (y < brim_y) & (y > brim_y - 0.35 + 0.6 * x2)
-    brim = (x.abs() < width + 0.22) & ((y - brim_y).abs() < 0.05)
-    canvas.paint(has["hat"] & (crown | brim), params["hat_colour"])
+    rows = band(0.05 - 0.55 * high - 0.35, 0.05 - 0.55 * low + 0.05)
+    yh = y[:, rows]
+    crown = (x.abs() < width + 0.04) & (yh < brim_y) & (yh > brim_y - 0.35 + 0.6 * x2)
+    brim = (x.abs() < width + 0.22) & ((yh - brim_y).abs() < 0.05)
+    canvas.paint(has["hat"] & (crown | brim), params["hat_colour"], rows)
     return canvas.compose(background)
 
 

@@ -29,7 +29,7 @@ from ..errors import expect_positive_int
 from .download import announce
 
 IMAGE_SIZE = 64
-RENDER_CHUNK = 1024
+RENDER_CHUNK = 256
 FACTOR_NAMES = ("shape", "scale", "orientation", "pos_x", "pos_y")
 FACTOR_SIZES = (3, 6, 40, 32, 32)
 SHAPE_NAMES = ("square", "ellipse", "heart")
