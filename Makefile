@@ -11,6 +11,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8888
 WORKERS ?= 2
 NOTEBOOKS := $(wildcard lectures/*.ipynb solutions/*.ipynb)
+# Jupyter refuses to run as root (containers, some CI machines) unless told it is deliberate.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 export TF_CPP_MIN_LOG_LEVEL := 2
 export MPLBACKEND ?= Agg
@@ -31,7 +33,7 @@ $(STAMP): pyproject.toml
 
 lab: setup
 	$(BIN)/python -m coursekit doctor || true
-	$(BIN)/jupyter lab --ip=$(HOST) --port=$(PORT) --no-browser \
+	$(BIN)/jupyter lab --ip=$(HOST) --port=$(PORT) --no-browser $(ALLOW_ROOT) \
 		--ServerApp.open_browser=False --LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate \
 		--ServerApp.default_url=/lab/tree/lectures/00_tour.ipynb
 

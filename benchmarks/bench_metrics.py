@@ -104,7 +104,8 @@ def run(n: int, size: int, repeats: int) -> list[dict]:
 
 def format_table(rows: list[dict], n: int, size: int, threads: int) -> str:
     lines = [
-        f"{n} RGB images {size}x{size}, {threads} threads; time per image, best of the repeats",
+        f"{n} RGB images {size}x{size}, {threads} threads, {os.cpu_count()} CPUs, load average "
+        f"{os.getloadavg()[0]:.1f} at the end; time per image, best of the repeats",
         "",
         "| metric | dtype | coursekit ms/img | skimage ms/img | skimage / coursekit "
         "| max abs diff (skimage f64) |",

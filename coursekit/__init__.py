@@ -81,8 +81,11 @@ def setup(seed_value: int = 0) -> None:
     print(environment_line())
 
 
-def show(images, nrow: int | None = None, title: str | None = None, **kwargs):
-    """Show a batch of images in [0, 1] as one grid (see ``coursekit.viz.show_grid``)."""
+def show(images, nrow: int | None = None, title: str | None = None, **kwargs) -> None:
+    """Show a batch of images in [0, 1] as one grid (``coursekit.viz.show_grid``, which returns the Figure).
+
+    Returns nothing, so ``ck.show(x)`` as a cell's last line displays the grid once, not twice.
+    """
     from .viz import show_grid
 
-    return show_grid(images, nrow=nrow, title=title, **kwargs)
+    show_grid(images, nrow=nrow, title=title, **kwargs)

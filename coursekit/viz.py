@@ -126,18 +126,17 @@ def show_grid(
         labels = [str(label) for label in labels]
         if len(labels) != x.shape[0]:
             raise ValueError(f"labels: expected one label per image ({x.shape[0]}), got {len(labels)}")
-    if ax is None:
-        rows, columns = grid_shape(x.shape[0], nrow)
+    _, columns = grid_shape(x.shape[0], nrow)
+    own_figure = ax is None
+    if own_figure:
         if figsize is None:
             width = min(12.0, max(3.0, 1.5 * columns))
-            figsize = (width, max(2.0, width * grid.shape[0] / grid.shape[1]))
-        fig, ax = _new_figure(figsize)
-    fig = ax.figure
+            figsize = (width, min(12.0, max(2.0, width * grid.shape[0] / grid.shape[1])))
+        _, ax = _new_figure(figsize)
     _imshow(ax, grid)
     if title is not None:
         ax.set_title(title)
     if labels is not None:
-        _, columns = grid_shape(x.shape[0], nrow)
         height, width = x.shape[-2:]
         for index, label in enumerate(labels):
             row, column = divmod(index, columns)
@@ -151,7 +150,9 @@ def show_grid(
                 color="black",
                 bbox=dict(facecolor="white", alpha=0.7, lw=0, pad=1),
             )
-    return fig
+    if own_figure:
+        ax.figure.tight_layout()
+    return ax.figure
 
 
 # --------------------------------------------------------------------------------------------- compare
