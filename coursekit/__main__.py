@@ -13,6 +13,7 @@ EXTRAS = {
     "course": {
         "jupyterlab": ("jupyterlab",), "ipywidgets": ("ipywidgets",), "matplotlib": ("matplotlib",),
         "tqdm": ("tqdm",), "skimage": ("scikit-image",), "sklearn": ("scikit-learn",),
+        "jupyter_ui_poll": ("jupyter-ui-poll",),
         "otter": ("otter-grader",),
     },
     "dev": {"pytest": ("pytest",), "xdist": ("pytest-xdist",), "nbval": ("nbval",), "ruff": ("ruff",),
@@ -64,7 +65,11 @@ def data_command(args: argparse.Namespace) -> int:
         for name in registry.names():
             print(registry.entry(name).summary())
         return 0
-    path = registry.fetch(args.name, force=args.force)
+    try:
+        path = registry.fetch(args.name, force=args.force)
+    except registry.DownloadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     print(f"{args.name}: {path}")
     return 0
 

@@ -120,3 +120,21 @@ def test_cli_rejects_unknown_data_entry():
                             env={**os.environ, "COURSEKIT_OFFLINE": "1"})
     assert result.returncode == 2
     assert "mnsit" in result.stderr and "mnist" in result.stderr
+
+
+def test_cli_fetch_offline_fails_with_a_message_not_a_traceback():
+    result = subprocess.run([sys.executable, "-m", "coursekit", "data", "fetch", "mnist"],
+                            capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "COURSEKIT_OFFLINE": "1"})
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and "COURSEKIT_OFFLINE=1" in result.stderr
+
+
+def test_cli_data_list_names_every_entry():
+    from coursekit.data import registry
+
+    result = subprocess.run([sys.executable, "-m", "coursekit", "data", "list"], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0
+    for name in registry.names():
+        assert f"{name}: " in result.stdout
