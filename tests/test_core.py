@@ -133,8 +133,8 @@ def test_cli_fetch_offline_fails_with_a_message_not_a_traceback():
 def test_cli_data_list_names_every_entry():
     from coursekit.data import registry
 
-    result = subprocess.run([sys.executable, "-m", "coursekit", "data", "list"], capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run([sys.executable, "-m", "coursekit", "data", "list"],
+                            capture_output=True, text=True, timeout=60)
     assert result.returncode == 0
     for name in registry.names():
         assert f"{name}: " in result.stdout
