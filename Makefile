@@ -13,11 +13,14 @@ WORKERS ?= 2
 NOTEBOOKS := $(wildcard lectures/*.ipynb solutions/*.ipynb)
 # Jupyter refuses to run as root (containers, some CI machines) unless told it is deliberate.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+# The browser test drives Debian's Chromium (Playwright's own browser download is not used).
+CHROMIUM ?= /usr/bin/chromium
 
 export TF_CPP_MIN_LOG_LEVEL := 2
 export MPLBACKEND ?= Agg
 
-.PHONY: setup lab test lint unit notebooks doctor clean
+.PHONY: setup lab test lint unit notebooks labs-check browser doctor clean
 
 setup: $(STAMP)
 
@@ -40,15 +43,21 @@ lab: setup
 lint: setup
 	$(BIN)/ruff check .
 
-unit: setup
-	$(BIN)/python -m pytest -n $(WORKERS) --dist loadscope -q tests
+browser:
+	@test -x $(CHROMIUM) || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+unit: setup browser
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(WORKERS) --dist loadscope -q tests
 
 notebooks: setup
-	COURSEKIT_PROFILE=smoke COURSEKIT_OFFLINE=1 COURSEKIT_WIDGETS=static $(BIN)/python -m pytest -n $(WORKERS) --dist loadscope -q \
+	COURSEKIT_PROFILE=smoke COURSEKIT_OFFLINE=1 COURSEKIT_WIDGETS=static OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(WORKERS) --dist loadscope -q \
 		--nbval-lax --nbval-current-env $(NOTEBOOKS)
 
-test: lint unit notebooks
+labs-check: setup
+	$(BIN)/python -m coursekit assign --check
 	$(BIN)/python -m coursekit readme --check
+
+test: lint labs-check unit notebooks
 
 doctor: setup
 	$(BIN)/python -m coursekit doctor

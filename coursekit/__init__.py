@@ -2,7 +2,8 @@
 
 The public API is small: ``setup`` (seed, print where we run), ``profile`` (size a notebook for
 smoke/fast/full), ``device``, ``seed`` and ``show`` (an image grid). Sub-packages hold the rest: ``data``,
-``metrics``, ``train``, ``checkpoint``, ``viz``, ``widgets`` and ``course`` (the manifest).
+``nn``, ``losses``, ``metrics``, ``train``, ``checkpoint``, ``viz``, ``widgets``, ``grading`` and ``course``
+(the manifest). ``tf`` (TensorFlow) is imported only on request: ``import coursekit.tf``.
 """
 
 from __future__ import annotations
@@ -10,17 +11,20 @@ from __future__ import annotations
 import importlib
 import os
 import random
+from pathlib import Path
 
 from .config import Config, active_profile, profile
 from .devices import autocast, describe_device, device, on_colab
 
 __version__ = "0.1.0"
 __all__ = [
-    "Config", "active_profile", "autocast", "describe_device", "device", "on_colab", "profile", "seed",
-    "setup", "show",
+    "Config", "active_profile", "autocast", "checkpoint_root", "describe_device", "device", "on_colab",
+    "profile", "seed", "setup", "show",
 ]
 
-_SUBMODULES = ("data", "metrics", "train", "checkpoint", "viz", "widgets", "course")
+_SUBMODULES = (
+    "data", "nn", "losses", "metrics", "train", "checkpoint", "viz", "widgets", "grading", "course",
+)
 
 
 def __getattr__(name: str):
@@ -75,10 +79,49 @@ def environment_line() -> str:
     )
 
 
-def setup(seed_value: int = 0) -> None:
-    """Seed everything and print one line saying where and how this notebook runs (``environment_line``)."""
+DRIVE_MOUNT = "/content/drive"
+DRIVE_ROOT = f"{DRIVE_MOUNT}/MyDrive/coursekit"
+CHECKPOINTS_ENV_VAR = "COURSEKIT_CHECKPOINTS"
+
+
+def checkpoint_root() -> Path:
+    """Where notebooks keep checkpoints: env ``COURSEKIT_CHECKPOINTS``, else ``checkpoints`` (relative).
+
+    ``setup(drive=True)`` on Colab points it (and the data cache) into Google Drive, so a run survives the
+    end of the Colab session. Use one sub-directory per model: ``ck.checkpoint_root() / "vae"``.
+    """
+    configured = os.environ.get(CHECKPOINTS_ENV_VAR, "").strip()
+    return Path(configured).expanduser() if configured else Path("checkpoints")
+
+
+def use_google_drive() -> str:
+    """On Colab: mount Google Drive and keep checkpoints and the data cache there; elsewhere change nothing.
+
+    Returns the one line ``setup(drive=True)`` prints.
+    """
+    if not on_colab():
+        return "Google Drive: only on Colab; checkpoints stay in ./checkpoints, the cache where it was"
+    from google.colab import drive
+
+    drive.mount(DRIVE_MOUNT)
+    os.environ[CHECKPOINTS_ENV_VAR] = f"{DRIVE_ROOT}/checkpoints"
+    os.environ["COURSEKIT_CACHE"] = f"{DRIVE_ROOT}/cache"
+    for path in (checkpoint_root(), Path(os.environ["COURSEKIT_CACHE"])):
+        path.mkdir(parents=True, exist_ok=True)
+    return f"Google Drive: checkpoints in {checkpoint_root()}, data cache in {DRIVE_ROOT}/cache"
+
+
+def setup(seed_value: int = 0, drive: bool = False) -> None:
+    """Seed everything and print one line saying where and how this notebook runs (``environment_line``).
+
+    ``drive=True`` (Colab) mounts Google Drive first and keeps checkpoints and downloads there
+    (``use_google_drive``), printing one more line; elsewhere that line says Drive is only on Colab.
+    """
+    drive_line = use_google_drive() if drive else None
     seed(seed_value)
     print(environment_line())
+    if drive_line:
+        print(drive_line)
 
 
 def show(images, nrow: int | None = None, title: str | None = None, **kwargs) -> None:

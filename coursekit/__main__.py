@@ -1,4 +1,6 @@
-"""Command line: ``python -m coursekit doctor | data list | data fetch NAME | readme [--check]``."""
+"""Command line: ``python -m coursekit doctor | data list | data fetch NAME | readme [--check]``,
+``assign [NN ...] [--check]``, ``expected [NN ...]``,
+``grade --lab NN SUBMISSIONS_DIR --out grades.csv [--timeout SECONDS] [--memory-mb N] [--jobs N]``."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ EXTRAS = {
         "otter": ("otter-grader",),
     },
     "dev": {"pytest": ("pytest",), "xdist": ("pytest-xdist",), "nbval": ("nbval",), "ruff": ("ruff",),
-            "hypothesis": ("hypothesis",)},
+            "hypothesis": ("hypothesis",), "playwright": ("playwright",)},
 }
 
 
@@ -86,6 +88,51 @@ def readme_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def assign_command(args: argparse.Namespace) -> int:
+    """Generate the student labs and grading bundles (``--check``: exit 1 if a committed lab is stale)."""
+    from coursekit.grading import assign
+
+    selected = assign.targets(args.labs or None)
+    if not selected:
+        print("no solution notebooks listed in course/course.yml exist yet: nothing to assign")
+        return 0
+    problems = assign.assign(selected, check=args.check)
+    if problems:
+        listing = "\n  ".join(problems)
+        print(f"labs out of date (run `python -m coursekit assign`):\n  {listing}", file=sys.stderr)
+        return 1
+    if args.check:
+        print(f"labs up to date: {', '.join(str(t.lab.name) for t in selected)}")
+    return 0
+
+
+def expected_command(args: argparse.Namespace) -> int:
+    """Re-run solution notebooks in record mode and rewrite coursekit/grading/expected/NN.npz."""
+    from coursekit.grading import assign, store
+
+    selected = assign.targets(args.labs or None)
+    for target in selected:
+        values = store.record_solution(target.solution, target.number)
+        print(f"{store.path(target.number)}: {len(values)} values ({', '.join(sorted(values))})")
+    return 0
+
+
+def grade_command(args: argparse.Namespace) -> int:
+    """Grade a folder of submissions into a CSV gradebook plus one feedback file per student."""
+    import time
+    from pathlib import Path
+
+    from coursekit.grading import assign, grade
+
+    bundle = assign.bundle_for(args.lab)
+    start = time.monotonic()
+    results = grade.grade_folder(bundle, Path(args.submissions), Path(args.out), timeout=args.timeout,
+                                 memory_mb=args.memory_mb, jobs=args.jobs)
+    print(f"{len(results)} submissions graded in {time.monotonic() - start:.0f} s: {args.out} "
+          f"(feedback in {grade.feedback_dir(Path(args.out))})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="coursekit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -98,7 +145,23 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--force", action="store_true", help="download again even if cached")
     readme = sub.add_parser("readme", help="regenerate the README module table from course/course.yml")
     readme.add_argument("--check", action="store_true", help="exit 1 if the table is stale")
+    labs_help = "module numbers (default: every existing solution)"
+    assign = sub.add_parser("assign", help="generate labs/ and grading bundles (otter assign)")
+    assign.add_argument("labs", nargs="*", metavar="NN", help=labs_help)
+    assign.add_argument("--check", action="store_true", help="exit 1 if a committed lab is stale or missing")
+    expected = sub.add_parser("expected", help="re-run solutions in record mode into grading/expected/NN.npz")
+    expected.add_argument("labs", nargs="*", metavar="NN", help=labs_help)
+    grade = sub.add_parser("grade", help="grade a folder of submitted notebooks into a CSV gradebook")
+    grade.add_argument("--lab", required=True, metavar="NN", help="module number of the lab")
+    grade.add_argument("submissions", metavar="SUBMISSIONS_DIR", help="folder of NAME.ipynb (never written)")
+    grade.add_argument("--out", required=True, help="the CSV gradebook; feedback goes to <stem>_feedback/")
+    grade.add_argument("--timeout", type=float, default=600.0, help="seconds per submission (default 600)")
+    grade.add_argument("--memory-mb", type=int, default=8192, help="memory limit per submission (8192)")
+    grade.add_argument("--jobs", type=int, default=2, help="submissions graded at once (default 2)")
     return parser
+
+
+COMMANDS = {"assign": assign_command, "expected": expected_command, "grade": grade_command}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
             return doctor()
         if args.command == "data":
             return data_command(args)
+        if args.command in COMMANDS:
+            return COMMANDS[args.command](args)
         return readme_command(args)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

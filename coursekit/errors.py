@@ -14,7 +14,7 @@ from typing import Any
 
 def closest(name: str, valid: Iterable[str], n: int = 3) -> list[str]:
     """The valid names that look most like ``name`` (for 'did you mean' hints)."""
-    return difflib.get_close_matches(str(name), list(valid), n=n, cutoff=0.5)
+    return difflib.get_close_matches(str(name), [str(v) for v in valid], n=n, cutoff=0.5)
 
 
 def expect_choice(what: str, value: Any, valid: Sequence[str]) -> str:

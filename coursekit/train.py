@@ -375,20 +375,6 @@ def vae_step(model, optimizer, loss_fn: Callable, device=None) -> Callable:
     return step
 
 
-def _nonsaturating_d_loss(real_logits, fake_logits):
-    """-log D(x) - log(1 - D(G(z))): the discriminator's side of Goodfellow et al. 2014, eq. 1."""
-    import torch.nn.functional as F
-
-    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
-
-
-def _nonsaturating_g_loss(fake_logits):
-    """-log D(G(z)): the non-saturating generator loss (Goodfellow et al. 2014, section 3)."""
-    import torch.nn.functional as F
-
-    return F.softplus(-fake_logits).mean()
-
-
 def gan_step(
     generator,
     discriminator,
@@ -405,15 +391,19 @@ def gan_step(
     Per batch of real images x: z ~ N(0, I) of shape (B, *z_dim); D minimises
     ``loss_d_fn(D(x), D(G(z).detach()))``, then G minimises ``loss_g_fn(D(G(z)))``. Both take the
     discriminator's raw logits (any shape, e.g. (B, 1) or a PatchGAN map); the defaults are the
-    non-saturating losses of Goodfellow et al. 2014. Logs ``{"loss_d": ..., "loss_g": ...}``.
+    non-saturating losses of Goodfellow et al. 2014 (``coursekit.losses.discriminator_loss`` and
+    ``generator_loss_nonsaturating``; pass ``generator_loss_saturating`` to compare).
+    Logs ``{"loss_d": ..., "loss_g": ...}``.
     ``z_dim`` is an int, or a shape such as (100, 1, 1) for a DCGAN generator; ``device`` defaults to the
     generator's device.
     """
     import torch
 
+    from .losses import discriminator_loss, generator_loss_nonsaturating
+
     z_shape = (expect_positive_int("z_dim", z_dim),) if isinstance(z_dim, int) else tuple(z_dim)
-    loss_d_fn = loss_d_fn or _nonsaturating_d_loss
-    loss_g_fn = loss_g_fn or _nonsaturating_g_loss
+    loss_d_fn = loss_d_fn or discriminator_loss
+    loss_g_fn = loss_g_fn or generator_loss_nonsaturating
 
     def step(batch, step_index: int) -> dict[str, float]:
         dev = device or _device_of(generator)

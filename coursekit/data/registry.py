@@ -229,6 +229,44 @@ REGISTRY: dict[str, Entry] = {
             "torchvision lists the file as about 548.05 MB but not its exact byte count",
         ),
         Entry(
+            name="keras_vgg19_notop",
+            title="VGG19 ImageNet weights for Keras without the classifier head (convolutional layers only)",
+            kind="weights",
+            licence="CC BY 4.0 (VGG weights by the Oxford VGG group); trained on ImageNet",
+            stand_in="Keras VGG19 with seeded random (He-normal) weights; lecture 11 says so loudly",
+            files=(
+                RemoteFile(
+                    "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
+                    (
+                        "https://storage.googleapis.com/tensorflow/keras-applications/vgg19/"
+                        "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
+                    ),
+                    "md5:253f8cb515780f3b799900260a226db6",
+                    None,
+                ),
+            ),
+            checksum_source="md5 file_hash in Keras source, keras/src/applications/vgg19.py (Keras 3.15)",
+        ),
+        Entry(
+            name="keras_vgg19",
+            title="VGG19 ImageNet weights for Keras with the 1000-class head (143.7M float32 parameters)",
+            kind="weights",
+            licence="CC BY 4.0 (VGG weights by the Oxford VGG group); trained on ImageNet",
+            stand_in="Keras VGG19 with seeded random weights: its top-5 labels then mean nothing",
+            files=(
+                RemoteFile(
+                    "vgg19_weights_tf_dim_ordering_tf_kernels.h5",
+                    (
+                        "https://storage.googleapis.com/tensorflow/keras-applications/vgg19/"
+                        "vgg19_weights_tf_dim_ordering_tf_kernels.h5",
+                    ),
+                    "md5:cbe5617147190e668d6c5d5026f83318",
+                    None,
+                ),
+            ),
+            checksum_source="md5 file_hash in Keras source, keras/src/applications/vgg19.py (Keras 3.15)",
+        ),
+        Entry(
             name="div2k_valid_hr",
             title="DIV2K validation high-resolution images (Agustsson & Timofte 2017), 100 PNGs, 2K",
             kind="dataset",

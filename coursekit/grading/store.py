@@ -1,0 +1,141 @@
+"""The store of expected values that lab checks compare with: one small ``npz`` per lab.
+
+``coursekit/grading/expected/<lab>.npz`` maps a key (e.g. ``"kl"``) to a numpy array produced by running the
+lab's solution notebook. Record mode (environment ``COURSEKIT_RECORD_EXPECTED=1``) stores values instead of
+comparing them; ``python -m coursekit expected NN`` runs the solution in that mode and writes the file.
+While recording, ``COURSEKIT_EXPECTED_DIR`` can point the store at another folder (the CLI records into a
+temporary folder and moves the finished file into place, so a failed run never leaves half a file).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+PACKAGE_DIR = Path(__file__).resolve().parent / "expected"
+RECORD_ENV = "COURSEKIT_RECORD_EXPECTED"
+DIR_ENV = "COURSEKIT_EXPECTED_DIR"
+_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_LAB = re.compile(r"^[0-9]{2}$")
+
+_cache: dict[Path, tuple[float, dict[str, np.ndarray]]] = {}
+
+
+def recording() -> bool:
+    """True when checks should store the values they get (``COURSEKIT_RECORD_EXPECTED=1``)."""
+    return os.environ.get(RECORD_ENV, "") not in ("", "0", "false", "False")
+
+
+def store_dir() -> Path:
+    """The folder of the npz files: ``COURSEKIT_EXPECTED_DIR`` if set, else the package's own folder."""
+    override = os.environ.get(DIR_ENV)
+    return Path(override) if override else PACKAGE_DIR
+
+
+def _check_lab(lab: str) -> str:
+    if not isinstance(lab, str) or not _LAB.match(lab):
+        raise ValueError(f"lab: expected a two-digit module number string such as '01', got {lab!r}")
+    return lab
+
+
+def _check_key(key: str) -> str:
+    if not isinstance(key, str) or not _KEY.match(key):
+        raise ValueError(f"key: expected a Python identifier such as 'kl_value', got {key!r}")
+    return key
+
+
+def path(lab: str) -> Path:
+    """The npz file of one lab."""
+    return store_dir() / f"{_check_lab(lab)}.npz"
+
+
+def load(lab: str) -> dict[str, np.ndarray]:
+    """Every stored value of one lab (empty when the lab has no file yet). Cached until the file changes."""
+    file = path(lab)
+    if not file.exists():
+        return {}
+    mtime = file.stat().st_mtime
+    cached = _cache.get(file)
+    if cached is None or cached[0] != mtime:
+        with np.load(file, allow_pickle=False) as data:
+            cached = (mtime, {k: data[k] for k in data.files})
+        _cache[file] = cached
+    return dict(cached[1])
+
+
+def to_numpy(value) -> np.ndarray:
+    """A tensor (any device, with or without grad), array, number or nested list as a numpy array."""
+    if hasattr(value, "detach"):
+        value = value.detach().cpu()
+        if value.dtype.is_floating_point or value.dtype.is_complex:
+            value = value.double() if not value.dtype.is_complex else value
+        value = value.numpy()
+    return np.asarray(value)
+
+
+def expected(lab: str, key: str) -> np.ndarray:
+    """The stored expected value ``key`` of ``lab``; a KeyError names the keys that exist."""
+    _check_key(key)
+    values = load(lab)
+    if key not in values:
+        known = ", ".join(sorted(values)) or "none"
+        raise KeyError(f"no expected value {key!r} for lab {lab} in {path(lab)} (stored keys: {known}); "
+                       f"regenerate with `python -m coursekit expected {lab}`")
+    return values[key]
+
+
+def write(lab: str, values: dict[str, np.ndarray]) -> Path:
+    """Write all values of a lab atomically (temporary file in the same folder, then ``os.replace``)."""
+    file = path(lab)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{lab}-", suffix=".npz", dir=file.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez_compressed(handle, **{k: np.asarray(v) for k, v in sorted(values.items())})
+        os.replace(tmp, file)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return file
+
+
+def record(lab: str, key: str, value) -> np.ndarray:
+    """Store ``value`` as the expected value ``key`` of ``lab`` (read, update, atomic rewrite)."""
+    _check_key(key)
+    array = to_numpy(value)
+    if array.dtype == object:
+        raise ValueError(f"{lab}/{key}: expected a numeric value to record, got {type(value).__name__}")
+    values = load(lab)
+    values[key] = array
+    write(lab, values)
+    return array
+
+
+def record_solution(solution: Path, lab: str, timeout: float = 600.0) -> dict[str, np.ndarray]:
+    """Execute a solution (master) notebook in record mode and store every value its checks produce.
+
+    The notebook runs in a fresh kernel (smoke profile, offline) with the store pointed at a temporary
+    folder; only when every cell succeeded is ``<lab>.npz`` replaced, holding exactly the recorded keys.
+    """
+    import nbclient
+    import nbformat
+
+    solution = Path(solution).resolve()
+    nb = nbformat.read(solution, as_version=4)
+    with tempfile.TemporaryDirectory(prefix=f"expected-{_check_lab(lab)}-") as tmp:
+        env = {**os.environ, RECORD_ENV: "1", DIR_ENV: tmp, "COURSEKIT_PROFILE": "smoke",
+               "COURSEKIT_OFFLINE": "1", "COURSEKIT_WIDGETS": "static", "MPLBACKEND": "Agg"}
+        client = nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                                         resources={"metadata": {"path": str(solution.parent)}})
+        client.execute(env=env)
+        recorded = Path(tmp) / f"{lab}.npz"
+        if not recorded.exists():
+            raise ValueError(f"{solution}: expected g.check_close({lab!r}, ...) calls, none recorded a value")
+        with np.load(recorded, allow_pickle=False) as data:
+            values = {k: data[k] for k in data.files}
+    write(lab, values)
+    return values

@@ -1,0 +1,189 @@
+"""Lab generation with otter assign: deterministic labs, course layout kept, no leaks, works without a tests
+folder (as on Colab), and ``python -m coursekit assign --check`` semantics."""
+
+import json
+import os
+import re
+from pathlib import Path
+
+import nbclient
+import nbformat
+import pytest
+
+from coursekit import __main__ as cli
+from coursekit.course import ROOT
+from coursekit.grading import assign, store
+
+FIXTURE = Path(__file__).parent / "fixtures" / "grading" / "99_fixture.ipynb"
+
+
+@pytest.fixture(scope="module")
+def fixture_store(tmp_path_factory):
+    """The fixture lab's expected values, recorded from its master notebook into a private store."""
+    folder = tmp_path_factory.mktemp("expected")
+    previous = os.environ.get(store.DIR_ENV)
+    os.environ[store.DIR_ENV] = str(folder)
+    store.record_solution(FIXTURE, "99")
+    yield folder
+    if previous is None:
+        os.environ.pop(store.DIR_ENV)
+    else:
+        os.environ[store.DIR_ENV] = previous
+
+
+@pytest.fixture(scope="module")
+def fixture_target(tmp_path_factory):
+    out = tmp_path_factory.mktemp("assign")
+    return assign.LabTarget("99", FIXTURE, out / "labs" / FIXTURE.name, out / "build" / "99")
+
+
+@pytest.fixture(scope="module")
+def generated(fixture_target):
+    return assign.generate(fixture_target)
+
+
+def test_record_mode_stores_every_checked_value(fixture_store):
+    assert sorted(store.load("99")) == ["kl", "square"]
+    assert store.expected("99", "kl").shape == (5,)
+
+
+def test_lab_keeps_the_course_layout_and_points_its_badge_at_itself(generated):
+    nb = nbformat.reads(generated.lab, as_version=4)
+    first, setup, config = (c.source for c in nb.cells[:3])
+    assert first.startswith("# 99") and "/blob/main/labs/99_fixture.ipynb" in first
+    assert "solutions/" not in first
+    assert setup.index("ck.setup()") < setup.index("grader = otter.Notebook(")
+    assert "ck.profile(" in config
+    assert sum("otter.Notebook(" in c.source for c in nb.cells) == 1
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code)
+    checks = [c.source for c in code if "grader.check" in c.source]
+    assert checks == [f'grader.check("q{i}")' for i in (1, 2, 3)]
+    assert generated.bundle.name == "99_fixture-autograder.zip" and generated.bundle.exists()
+
+
+def test_lab_tests_live_in_the_metadata_without_hidden_cases(generated):
+    nb = nbformat.reads(generated.lab, as_version=4)
+    tests = nb.metadata["otter"]["tests"]
+    assert sorted(tests) == ["q1", "q2", "q3"]
+    assert assign.leaks(nb) == []
+    assert "check_range" not in generated.lab and "'square'" not in generated.lab, "hidden tests leaked"
+
+
+def test_assign_check_is_stable_and_reports_stale_and_missing_labs(fixture_target, generated, monkeypatch):
+    assert assign.assign([fixture_target]) == []
+    assert fixture_target.lab.read_text() == generated.lab
+    assert assign.assign([fixture_target], check=True) == [], "a second otter assign must give the same bytes"
+    monkeypatch.setattr(assign, "generate", lambda target: generated)
+    fixture_target.lab.write_text(generated.lab.replace("Question 1", "Question one"))
+    assert assign.assign([fixture_target], check=True) == [f"{fixture_target.lab} differs from what assign "
+                                                           "writes from 99_fixture.ipynb"]
+    fixture_target.lab.unlink()
+    assert assign.assign([fixture_target], check=True) == [f"{fixture_target.lab} is missing"]
+
+
+def test_cli_assign_check_exits_1_listing_stale_labs(monkeypatch, capsys, fixture_target):
+    monkeypatch.setattr(assign, "targets", lambda numbers: [fixture_target])
+    monkeypatch.setattr(assign, "assign", lambda selected, check: ["labs/99_fixture.ipynb is missing"])
+    assert cli.main(["assign", "--check"]) == 1
+    assert "labs/99_fixture.ipynb is missing" in capsys.readouterr().err
+    monkeypatch.setattr(assign, "assign", lambda selected, check: [])
+    assert cli.main(["assign", "--check"]) == 0
+
+
+def test_unknown_module_is_a_usage_error(capsys):
+    assert cli.main(["assign", "42"]) == 2
+    assert "unknown module '42'" in capsys.readouterr().err
+
+
+def test_leaks_flags_solution_code_outside_a_solution_block():
+    cell = nbformat.v4.new_code_cell("def f():\n    # BEGIN SOLUTION\n    return 1")
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    nb.metadata["otter"] = {"tests": {"q1": {"suites": [{"cases": [{"code": ">>> f()", "hidden": True}]}]}}}
+    problems = assign.leaks(nb)
+    assert len(problems) == 2
+    assert "wrap solution cells in raw cells '# BEGIN SOLUTION'" in problems[0]
+    assert problems[1] == "hidden test of q1 in the notebook metadata"
+
+
+def _outputs(cell) -> str:
+    return "".join(o.get("text", "") + json.dumps(o.get("data", {})) for o in cell.get("outputs", []))
+
+
+@pytest.mark.slow
+def test_lab_checks_run_from_the_metadata_with_no_tests_folder(generated, fixture_store, tmp_path):
+    """As on Colab: only the notebook in the folder. Solutions pasted back pass; a planted mistake shows its
+    hint; a blank answer fails with a message."""
+    nb = nbformat.reads(generated.solved, as_version=4)
+    kl_cell = next(c for c in nb.cells if "def gaussian_kl" in c.source)
+    kl_cell.source = kl_cell.source.replace("return -0.5 *", "return 0.5 *")
+    layer_cell = next(c for c in nb.cells if "def make_layer" in c.source)
+    layer_cell.source = "def make_layer():\n    ..."
+    path = tmp_path / FIXTURE.name
+    nbformat.write(nb, path)
+    client = nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
+                                     resources={"metadata": {"path": str(tmp_path)}})
+    client.execute(env={**os.environ, "COURSEKIT_OFFLINE": "1", "COURSEKIT_PROFILE": "smoke"})
+    assert not (tmp_path / "tests").exists(), "the checks must run from the notebook metadata"
+    checks = {re.search(r'"(q\d)"', c.source).group(1): _outputs(c)
+              for c in nb.cells if c.source.startswith("grader.check")}
+    assert "q1 results: All test cases passed!" in checks["q1"]
+    assert "KL is negative: check the sign" in checks["q2"]
+    assert "expected a torch.nn.Module, got NoneType" in checks["q3"]
+
+
+def committed_labs():
+    return sorted((ROOT / "labs").glob("*.ipynb"))
+
+
+def master_secrets(master) -> tuple[list[str], list[str]]:
+    """Distinctive lines of the master's solutions and of its hidden tests (what a lab must not contain).
+
+    A line that the master also shows students (in a prompt, a public test or ungraded code, even inside a
+    longer line) is not a secret.
+    """
+    solution_lines, hidden_lines, public_lines = [], [], set()
+    block = None
+    for cell in master.cells:
+        text = cell.source
+        if cell.cell_type == "raw":
+            head = text.strip().splitlines()[0] if text.strip() else ""
+            after_end = None if head.startswith("# END") else block
+            block = {"# BEGIN SOLUTION": "solution", "# BEGIN TESTS": "tests"}.get(head, after_end)
+            continue
+        if block == "solution" and cell.cell_type == "code":
+            inside = False
+            for line in text.splitlines():
+                marker = line.strip()
+                if marker.startswith("# BEGIN SOLUTION"):
+                    inside = True
+                elif marker.startswith("# END SOLUTION"):
+                    inside = False
+                elif inside or marker.endswith("# SOLUTION"):
+                    solution_lines.append(marker.removesuffix("# SOLUTION").strip())
+                else:
+                    public_lines.add(marker)
+        elif block == "tests" and cell.cell_type == "code" and text.lstrip().startswith("# HIDDEN"):
+            hidden_lines += [line.strip() for line in text.splitlines()[1:]]
+        else:
+            public_lines.update(line.strip() for line in text.splitlines())
+    public = "\n".join(public_lines)
+    distinctive = lambda lines: [x for x in lines
+                                 if len(x) >= 16 and not x.startswith("#") and x not in public]
+    return distinctive(solution_lines), distinctive(hidden_lines)
+
+
+@pytest.mark.parametrize("lab", [FIXTURE, *committed_labs()], ids=lambda p: p.name)
+def test_student_labs_hold_no_solution_code_and_no_hidden_tests(lab, generated):
+    if lab == FIXTURE:
+        text, master = generated.lab, nbformat.read(FIXTURE, as_version=4)
+    else:
+        text, master = lab.read_text(), nbformat.read(ROOT / "solutions" / lab.name, as_version=4)
+    nb = nbformat.reads(text, as_version=4)
+    assert assign.leaks(nb) == []
+    solution_lines, hidden_lines = master_secrets(master)
+    assert solution_lines and (hidden_lines or lab != FIXTURE)
+    code = "\n".join(c.source for c in nb.cells) + json.dumps(nb.metadata)
+    leaked = [line for line in solution_lines + hidden_lines
+              if line in code or json.dumps(line)[1:-1] in code]
+    assert not leaked, f"{lab.name} shows solution or hidden-test lines: {leaked}"

@@ -1,0 +1,200 @@
+"""Grading round trips with ``otter run`` (no Docker): for every lab that exists (course.yml modules whose
+solution notebook exists, plus the fixture lab) the solution gets full marks, the blank lab zero on every
+question, a planted wrong answer loses points on exactly that question and the feedback shows its hint; and
+20 mixed submissions (good, blank, wrong, hostile) grade to the right CSV."""
+
+import csv
+import hashlib
+import os
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from coursekit.course import ROOT, load
+from coursekit.grading import assign, grade, store
+
+FIXTURES = Path(__file__).parent / "fixtures" / "grading"
+FIXTURE = FIXTURES / "99_fixture.ipynb"
+MISTAKES = yaml.safe_load((FIXTURES / "mistakes.yml").read_text())
+TIMEOUT = float(os.environ.get("COURSEKIT_TEST_GRADE_TIMEOUT", "90"))
+
+
+def course_labs():
+    return [m.number for m in load().modules if m.solution and (ROOT / m.solution).exists()]
+
+
+def make_target(number, solution, folder):
+    return assign.LabTarget(number, solution, folder / "labs" / solution.name, folder / "build" / number)
+
+
+def plant_mistake(solved: str, mistake: dict) -> str:
+    nb = nbformat.reads(solved, as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "code" and mistake["cell_contains"] in c.source)
+    old, new = mistake["replace"]
+    assert old in cell.source, f"planted mistake: {old!r} is not in the solution cell"
+    cell.source = cell.source.replace(old, new)
+    return nbformat.writes(nb)
+
+
+def read_csv(path):
+    with open(path, newline="") as handle:
+        return {row["student"]: row for row in csv.DictReader(handle)}
+
+
+def round_trip(number, solution, folder):
+    """Grade solution, blank and planted-mistake submissions of one lab; check the three rows."""
+    assert number in MISTAKES, f"add a planted wrong answer for lab {number} to {FIXTURES / 'mistakes.yml'}"
+    made = assign.generate(make_target(number, solution, folder))
+    subs = folder / "submissions"
+    subs.mkdir()
+    (subs / "solution.ipynb").write_text(made.solved)
+    (subs / "blank.ipynb").write_text(made.lab)
+    (subs / "wrong.ipynb").write_text(plant_mistake(made.solved, MISTAKES[number]))
+    results = {r.student: r for r in grade.grade_folder(made.bundle, subs, folder / "grades.csv",
+                                                        timeout=TIMEOUT, progress=None)}
+    questions = grade.questions_in_bundle(made.bundle)
+    full = {q.name: q.points for q in questions}
+    assert results["solution"].status == "ok" and results["solution"].scores == full, results["solution"]
+    assert results["blank"].status == "ok", results["blank"].detail
+    assert results["blank"].scores == dict.fromkeys(full, 0.0)
+    wrong, question = results["wrong"], MISTAKES[number]["question"]
+    assert wrong.status == "ok"
+    assert {q for q in full if wrong.scores[q] < full[q]} == {question}, wrong.scores
+    feedback = (folder / "grades_feedback" / "wrong.txt").read_text()
+    assert MISTAKES[number]["hint"] in feedback
+    rows = read_csv(folder / "grades.csv")
+    assert rows["solution"]["total"] == rows["solution"]["max"] == f"{sum(full.values()):g}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("number", course_labs())
+def test_course_lab_round_trip(number, tmp_path):
+    round_trip(number, ROOT / load().module(number).solution, tmp_path)
+
+
+# ---- the fixture lab: round trip and 20 mixed submissions -------------------------------------------------
+
+HOSTILE = {
+    "loop": "while True:\n    pass",
+    "sysexit": "import sys\nsys.exit()",
+    "osexit": "import os\nos._exit(1)",
+    "hog": "big = bytearray(50 * 2**30)",
+    "wiper": "import os, shutil\nfor p in os.listdir('.'):\n"
+             "    shutil.rmtree(p) if os.path.isdir(p) else os.remove(p)\n"
+             "shutil.rmtree('..', ignore_errors=True)",
+}
+
+
+def with_cell_after_setup(text: str, source: str) -> str:
+    nb = nbformat.reads(text, as_version=4)
+    nb.cells.insert(2, nbformat.v4.new_code_cell(source))
+    return nbformat.writes(nb)
+
+
+def with_answer(text: str, contains: str, source: str) -> str:
+    nb = nbformat.reads(text, as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "code" and contains in c.source)
+    cell.source = source
+    return nbformat.writes(nb)
+
+
+@pytest.fixture(scope="module")
+def fixture_lab(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("fixture-lab")
+    previous = os.environ.get(store.DIR_ENV)
+    os.environ[store.DIR_ENV] = str(folder / "expected")
+    store.record_solution(FIXTURE, "99")
+    yield assign.generate(make_target("99", FIXTURE, folder))
+    if previous is None:
+        os.environ.pop(store.DIR_ENV)
+    else:
+        os.environ[store.DIR_ENV] = previous
+
+
+def mixed_submissions(lab: assign.Generated) -> dict[str, tuple[str | bytes, dict, str]]:
+    """student -> (file content, expected scores, expected status)."""
+    full = {"q1": 2.0, "q2": 3.0, "q3": 1.0}
+    zero = dict.fromkeys(full, 0.0)
+    subs = {f"good_{i}": (lab.solved, full, "ok") for i in range(5)}
+    subs |= {f"blank_{i}": (lab.lab, zero, "ok") for i in range(3)}
+    subs["wrong_q1"] = (with_answer(lab.solved, "def square", "def square(x):\n    return 2 * x"),
+                        full | {"q1": 1.0}, "ok")
+    subs["wrong_q2_sign"] = (plant_mistake(lab.solved, MISTAKES["99"]), full | {"q2": 1.5}, "ok")
+    mean_kl = ("def gaussian_kl(mu, logvar):\n"
+               "    return -0.5 * (1 + logvar - mu ** 2 - logvar.exp()).mean(dim=-1)")
+    subs["wrong_q2_mean"] = (with_answer(lab.solved, "def gaussian_kl", mean_kl), full | {"q2": 1.5}, "ok")
+    subs["wrong_q3"] = (with_answer(lab.solved, "def make_layer", "def make_layer():\n"
+                                    "    return torch.nn.Linear(8, 2, bias=False)"), full | {"q3": 0.0}, "ok")
+    subs["hostile_loop"] = (with_cell_after_setup(lab.solved, HOSTILE["loop"]), zero, "timeout")
+    subs["hostile_sysexit"] = (with_cell_after_setup(lab.solved, HOSTILE["sysexit"]), full, "ok")
+    subs["hostile_osexit"] = (with_cell_after_setup(lab.solved, HOSTILE["osexit"]), zero, "crashed")
+    subs["hostile_hog"] = (with_cell_after_setup(lab.solved, HOSTILE["hog"]), full, "ok")
+    subs["hostile_wiper"] = (with_cell_after_setup(lab.solved, HOSTILE["wiper"]), None, None)
+    subs["not_json"] = (b"\x00\x01 this is not a notebook", zero, "invalid notebook")
+    subs["empty"] = (b"", zero, "invalid notebook")
+    subs["json_not_notebook"] = ('{"student": "mallory"}', zero, "invalid notebook")
+    assert len(subs) == 20
+    return subs
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+@pytest.mark.slow
+def test_twenty_mixed_submissions_grade_to_the_right_csv(fixture_lab, tmp_path):
+    subs = mixed_submissions(fixture_lab)
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    for student, (content, _, _) in subs.items():
+        path = folder / f"{student}.ipynb"
+        path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
+    before = snapshot(folder)
+    out = tmp_path / "out" / "grades.csv"
+    start = time.monotonic()
+    grade.grade_folder(fixture_lab.bundle, folder, out, timeout=TIMEOUT, memory_mb=8192, jobs=2,
+                       progress=None)
+    elapsed = time.monotonic() - start
+    print(f"\n20 mixed submissions graded in {elapsed:.1f} s (2 at a time, time limit {TIMEOUT:g} s)")
+    assert snapshot(folder) == before, "grading must not write into the submissions folder"
+    rows = read_csv(out)
+    assert sorted(rows) == sorted(subs)
+    with open(out, newline="") as handle:
+        assert next(csv.reader(handle)) == ["student", "q1", "q2", "q3", "total", "max", "status"]
+    for student, (_, scores, status) in subs.items():
+        row = rows[student]
+        assert row["max"] == "6" and row["status"] in grade.STATUSES
+        assert float(row["total"]) == sum(float(row[q]) for q in ("q1", "q2", "q3"))
+        if status is not None:
+            assert row["status"] == status, (student, row)
+            assert {q: float(row[q]) for q in scores} == scores, (student, row)
+        feedback = (out.parent / "grades_feedback" / f"{student}.txt").read_text()
+        assert f"status: {row['status']}" in feedback
+    feedback = lambda s: (out.parent / "grades_feedback" / f"{s}.txt").read_text()
+    assert "KL is negative: check the sign" in feedback("wrong_q2_sign")
+    assert "make_layer(): expected 18 trainable parameters, got 16 (2 fewer)" in feedback("wrong_q3")
+    assert "killed after the time limit" in feedback("hostile_loop")
+    assert "all checks passed" in feedback("good_0")
+    assert not list(out.parent.glob(".*")), "the CSV is written atomically (no temporary file left)"
+
+
+def test_out_path_inside_the_submissions_folder_is_refused(tmp_path):
+    (tmp_path / "a.ipynb").write_text("{}")
+    with pytest.raises(ValueError, match="outside the submissions folder"):
+        grade.grade_folder(FIXTURE, tmp_path, tmp_path / "grades.csv")
+
+
+def test_failed_checks_reads_exception_messages_from_otter_output():
+    output = ("q2 results:\n    q2 - 1 result:\n        \u274c Test case failed\n        Trying:\n"
+              "            g.check_close('99', 'kl', x)\n        Expecting nothing\n"
+              "        **********************************************************************\n"
+              "        Line 3, in q2 0\n        Failed example:\n            g.check_close('99', 'kl', x)\n"
+              "        Exception raised:\n            Traceback (most recent call last):\n"
+              "              File \"<doctest q2 0[2]>\", line 1, in <module>\n"
+              "            AssertionError: kl: expected 1, got -1: KL is negative: check the sign\n\n"
+              "    q2 - 2 result:\n        \u2705 Test case passed")
+    message = "AssertionError: kl: expected 1, got -1: KL is negative: check the sign"
+    assert grade.failed_checks(output) == [message]
