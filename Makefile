@@ -16,6 +16,9 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 # The browser test drives Debian's Chromium (Playwright's own browser download is not used).
 CHROMIUM ?= /usr/bin/chromium
+# TensorFlow and torch's triton both load their own LLVM: once TF is imported, torch.compile's triton import
+# segfaults in the same process, so the TensorFlow tests run in a pytest process of their own.
+TF_TESTS := tests/test_style_tf.py
 
 export TF_CPP_MIN_LOG_LEVEL := 2
 export MPLBACKEND ?= Agg
@@ -47,7 +50,8 @@ browser:
 	@test -x $(CHROMIUM) || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 unit: setup browser
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(WORKERS) --dist loadscope -q tests
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(WORKERS) --dist loadscope -q tests --ignore=$(TF_TESTS)
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q $(TF_TESTS)
 
 notebooks: setup
 	COURSEKIT_PROFILE=smoke COURSEKIT_OFFLINE=1 COURSEKIT_WIDGETS=static OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(WORKERS) --dist loadscope -q \
