@@ -47,7 +47,8 @@ def structured(seed: int, n: int, num_latents: int, sizes: tuple[int, ...]):
 latent_arrays = hnp.arrays(
     dtype=st.sampled_from([np.float32, np.float64]),
     shape=st.tuples(st.integers(2, 300), st.integers(2, 5)),
-    elements=st.floats(-1e3, 1e3, width=32),
+    # no subnormals: numpy's own histogram (the reference) fails on a data range of ~1e-44
+    elements=st.floats(-1e3, 1e3, width=32, allow_subnormal=False),
 )
 
 
