@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
+
+from timing import best_time
 
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "cat")
 
@@ -38,15 +39,6 @@ def make_batch(n: int, size: int, seed: int = 0):
         clean.append(crop)
         dirty.append(distorted)
     return np.stack(clean), np.stack(dirty)
-
-
-def best_time(fn, repeats: int) -> tuple[float, object]:
-    result, times = None, []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return min(times), result
 
 
 def run(n: int, size: int, repeats: int) -> list[dict]:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
+
+from timing import best_time
 
 
 def make_inputs(num_latents: int, seed: int = 0):
@@ -43,15 +44,6 @@ def reference_mig(latents, factors) -> float:
     entropy = np.array([mutual_info_score(f, f) for f in factors.T])
     ranked = np.sort(mi, axis=0)[::-1]
     return float(np.mean((ranked[0] - ranked[1]) / entropy))
-
-
-def best_time(fn, repeats: int) -> tuple[float, object]:
-    result, times = None, []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return min(times), result
 
 
 def main(argv: list[str] | None = None) -> str:
