@@ -37,7 +37,7 @@ def in_notebook() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
-def _ipywidgets():
+def ipywidgets_or_none():
     """The ipywidgets module, or None where it is not installed."""
     try:
         import ipywidgets
@@ -57,19 +57,19 @@ def use_static(static: bool | None = None) -> bool:
     expect_choice(WIDGETS_ENV_VAR, mode, ("auto", "static", "live"))
     if mode != "auto":
         return mode == "static"
-    return not in_notebook() or _ipywidgets() is None
+    return not in_notebook() or ipywidgets_or_none() is None
 
 
-def _display(obj, display_id: bool = False):
+def display(obj, display_id: bool = False):
     """IPython's display (returns a handle with display_id=True); a no-op without IPython."""
     try:
-        from IPython.display import display
+        from IPython.display import display as ipython_display
     except ImportError:
         return None
-    return display(obj, display_id=display_id)
+    return ipython_display(obj, display_id=display_id)
 
 
-def _show_static_png(png: bytes) -> None:
+def show_png(png: bytes) -> None:
     """Static output: the PNG as a cell output under IPython (nbval keeps it); nothing in plain Python."""
     try:
         from IPython import get_ipython
@@ -77,7 +77,7 @@ def _show_static_png(png: bytes) -> None:
     except ImportError:
         return
     if get_ipython() is not None:
-        _display(Image(data=png, format="png"))
+        display(Image(data=png, format="png"))
 
 
 def _figure_png(fig) -> bytes:
@@ -209,7 +209,7 @@ class TrainingDashboard:
         self.png: bytes | None = None
         self.stop_requested = False
         self._handle = None
-        widgets = _ipywidgets()
+        widgets = ipywidgets_or_none()
         self.stop_button = self.status = None
         if widgets is not None:
             self.stop_button = widgets.Button(
@@ -259,7 +259,7 @@ class TrainingDashboard:
         """Draw the final state; in static mode this is the one output the dashboard produces."""
         self.update()
         if self.static:
-            _show_static_png(self.png)
+            show_png(self.png)
 
     def update(self) -> None:
         """Render the figure now and, when live, replace the displayed image and status line."""
@@ -270,8 +270,8 @@ class TrainingDashboard:
 
         if self._handle is None:
             if self.stop_button is not None:
-                _display(_ipywidgets().HBox([self.stop_button, self.status]))
-            self._handle = _display(Image(data=self.png, format="png"), display_id=True)
+                display(ipywidgets_or_none().HBox([self.stop_button, self.status]))
+            self._handle = display(Image(data=self.png, format="png"), display_id=True)
         else:
             self._handle.update(Image(data=self.png, format="png"))
         if self.status is not None:
@@ -352,7 +352,7 @@ class ImageSlider:
             raise ValueError("image_slider: expected at least one slider, e.g. z0=(-3.0, 3.0)")
         self.fn = fn
         self.static = use_static(static)
-        widgets = _ipywidgets()
+        widgets = ipywidgets_or_none()
         made = {name: _make_slider(widgets, name, spec) for name, spec in sliders.items()}
         self.sliders = made if widgets is not None else {}
         self.values = {name: (s.value if widgets is not None else s) for name, s in made.items()}
@@ -378,9 +378,9 @@ class ImageSlider:
     def show(self) -> None:
         """Display the sliders and image (live) or the image at the current values (static)."""
         if self.static or self.widget is None:
-            _show_static_png(self.png)
+            show_png(self.png)
         else:
-            _display(self.widget)
+            display(self.widget)
 
     def _ipython_display_(self) -> None:
         self.show()

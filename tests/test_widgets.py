@@ -32,7 +32,7 @@ def shown(monkeypatch):
         displayed.append(obj)
         return FakeHandle() if display_id else None
 
-    monkeypatch.setattr(widgets, "_display", fake_display)
+    monkeypatch.setattr(widgets, "display", fake_display)
     monkeypatch.setattr("IPython.get_ipython", lambda: object())
     return displayed
 

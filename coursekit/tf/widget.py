@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from ..errors import expect_positive_int
-from ..widgets import _display, _ipywidgets, _show_static_png, image_to_png, use_static
+from ..widgets import display, image_to_png, ipywidgets_or_none, show_png, use_static
 from . import style as st
 from .images import as_batch, resize_max_side
 
@@ -61,7 +61,7 @@ class StyleTransferWidget:
         self.content_weight = base.content
         self.static = use_static(static)
         self.result = None
-        widgets = None if self.static else _ipywidgets()
+        widgets = None if self.static else ipywidgets_or_none()
         self.widget = None
         if widgets is not None:
             self._build(widgets, (low, high))
@@ -117,11 +117,11 @@ class StyleTransferWidget:
     def show(self) -> None:
         """Live: the controls (press Run). Static: run once with the start values and show the result."""
         if self.widget is not None:
-            _display(self.widget)
+            display(self.widget)
             return
         self.run()
         print(self.summary)
-        _show_static_png(self.png)
+        show_png(self.png)
 
     def _ipython_display_(self) -> None:
         self.show()
