@@ -1,6 +1,5 @@
 """coursekit.train: the loop, its history, stopping, checkpoints, resuming (also after SIGKILL)."""
 
-import importlib.util
 import json
 import math
 import os
@@ -12,38 +11,14 @@ from pathlib import Path
 
 import pytest
 import torch
+import train_resume_script
+from train_resume_script import regression
 
 from coursekit.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint
 from coursekit.train import fit, gan_step, vae_step
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "train_resume_script.py"
-
-
-def regression(seed=0):
-    """A tiny linear regression: model, optimizer and a step function using random minibatches."""
-    data = torch.Generator().manual_seed(seed)
-    x = torch.randn(128, 3, generator=data)
-    y = x @ torch.tensor([[1.5], [-2.0], [0.5]]) + 0.3
-    model = torch.nn.Linear(3, 1)
-    with torch.no_grad():
-        model.weight.zero_()
-        model.bias.zero_()
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
-
-    def minibatch():
-        index = torch.randint(0, len(x), (16,))
-        return x[index], y[index]
-
-    def step(batch, step):
-        xb, yb = batch
-        loss = ((model(xb) - yb) ** 2).mean()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        return {"loss": loss}
-
-    return model, optimizer, step, minibatch
 
 
 def quiet_fit(step, data, steps, **kwargs):
@@ -333,13 +308,6 @@ def test_progress_bar_shows_the_latest_losses(capsys):
     assert "gan" in err and "loss_d=0.25" in err and "loss_g=1.5" in err
 
 
-def _load_script():
-    spec = importlib.util.spec_from_file_location("train_resume_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.slow
 def test_resume_after_sigkill_gives_a_continuous_history(tmp_path):
     steps, directory = 40, tmp_path / "ckpt"
@@ -367,5 +335,5 @@ def test_resume_after_sigkill_gives_a_continuous_history(tmp_path):
     history = json.loads((tmp_path / "history.json").read_text())
     assert history["step"] == list(range(steps))
     assert history["loss"][:killed_at] == saved["history"]["loss"]
-    uninterrupted = _load_script().run(tmp_path / "reference", steps)
+    uninterrupted = train_resume_script.run(tmp_path / "reference", steps)
     assert history["loss"] == pytest.approx(uninterrupted.history["loss"], rel=1e-5)

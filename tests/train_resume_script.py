@@ -2,8 +2,8 @@
 
     python tests/train_resume_script.py CHECKPOINT_DIR HISTORY_JSON STEPS SLEEP_SECONDS
 
-Fits a linear regression on random minibatches (drawn with torch's RNG, which ``fit`` seeds and
-checkpoints), checkpointing every 5 steps with ``resume=True``, and writes the final history as JSON.
+Fits ``regression()`` (also the fixture of tests/test_train.py), checkpointing every 5 steps with
+``resume=True``, and writes the final history as JSON.
 """
 
 import json
@@ -18,13 +18,17 @@ from coursekit.train import fit
 CHECKPOINT_EVERY = 5
 
 
-def run(checkpoint_dir, steps: int, sleep: float = 0.0):
-    data = torch.Generator().manual_seed(0)
-    x = torch.randn(64, 4, generator=data)
-    y = x @ torch.randn(4, 1, generator=data)
-    model = torch.nn.Linear(4, 1)
+def regression(seed=0, sleep: float = 0.0):
+    """A tiny linear regression: model, optimizer and a step function using random minibatches.
+
+    The minibatches come from torch's global RNG, which ``fit`` seeds and checkpoints.
+    """
+    data = torch.Generator().manual_seed(seed)
+    x = torch.randn(128, 3, generator=data)
+    y = x @ torch.tensor([[1.5], [-2.0], [0.5]]) + 0.3
+    model = torch.nn.Linear(3, 1)
     with torch.no_grad():
-        model.weight.copy_(torch.randn(1, 4, generator=data))
+        model.weight.zero_()
         model.bias.zero_()
     optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
 
@@ -39,8 +43,13 @@ def run(checkpoint_dir, steps: int, sleep: float = 0.0):
         loss.backward()
         optimizer.step()
         time.sleep(sleep)
-        return {"loss": loss.item()}
+        return {"loss": loss}
 
+    return model, optimizer, step, minibatch
+
+
+def run(checkpoint_dir, steps: int, sleep: float = 0.0):
+    model, optimizer, step, minibatch = regression(sleep=sleep)
     return fit(
         step, minibatch, steps, models=model, optimizers=optimizer, checkpoint_dir=checkpoint_dir,
         checkpoint_every=CHECKPOINT_EVERY, resume=True, keep_last=2, progress=False, seed=0,
