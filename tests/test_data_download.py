@@ -119,6 +119,17 @@ def test_good_checksum_lands_in_cache_once(server, monkeypatch, isolated, algori
     assert len(server.requests) == 2
 
 
+def test_download_shows_progress_in_bytes(server, monkeypatch, isolated, capsys):
+    payload = bytes(range(256)) * 12_000  # 3 MB: three 1 MiB chunks
+    server.files["big.bin"] = payload
+    remote = RemoteFile("big.bin", (server.url("big.bin"),), _checksum("sha256", payload))
+    _register(monkeypatch, "toy", (remote,))
+    registry.fetch("toy")
+    progress = capsys.readouterr().err
+    assert "big.bin" in progress and "100%" in progress, progress
+    assert "2.93M/2.93M" in progress, "the size comes from Content-Length when the registry has none"
+
+
 def test_second_mirror_used_when_first_unreachable(server, monkeypatch):
     payload = b"mirror"
     server.files["m.bin"] = payload

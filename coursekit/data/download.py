@@ -2,7 +2,8 @@
 
 A download streams into a hidden temp file in the destination folder, hashing as it goes; only a file whose
 checksum (and size, when known) matches is moved into place with ``os.replace``, so the cache never holds a
-partial or wrong file. Connections time out after a few seconds instead of hanging.
+partial or wrong file. Connections time out after a few seconds instead of hanging. A tqdm bar shows bytes
+received against the expected size (from the registry, else the server's Content-Length).
 
 :func:`resolve` is what the dataset loaders call: it decides between the online source and the offline
 stand-in for ``source="auto"|"online"|"offline"`` and prints a one-line notice when it falls back.
@@ -15,6 +16,8 @@ import os
 import tempfile
 import urllib.request
 from pathlib import Path
+
+from tqdm.auto import tqdm
 
 from . import registry
 from .registry import DownloadError, RemoteFile
@@ -55,6 +58,14 @@ def verify_file(path: Path, checksum: str | None) -> bool:
     return False
 
 
+def _expected_bytes(remote: RemoteFile, response) -> int | None:
+    """The size to show progress against: the registry's, else the server's Content-Length, else unknown."""
+    if remote.size is not None:
+        return remote.size
+    length = response.headers.get("Content-Length")
+    return int(length) if length and length.isdigit() else None
+
+
 def _download_once(url: str, remote: RemoteFile, dest: Path, timeout: float) -> None:
     """Stream ``url`` to a temp file beside ``dest``, check it, then atomically move it into place."""
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -66,10 +77,13 @@ def _download_once(url: str, remote: RemoteFile, dest: Path, timeout: float) -> 
         hasher = _hasher(remote.checksum)
         received = 0
         with handle, urllib.request.urlopen(url, timeout=timeout) as response:
-            for chunk in iter(lambda: response.read(CHUNK_BYTES), b""):
-                handle.write(chunk)
-                hasher.update(chunk)
-                received += len(chunk)
+            total = _expected_bytes(remote, response)
+            with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=remote.filename) as bar:
+                for chunk in iter(lambda: response.read(CHUNK_BYTES), b""):
+                    handle.write(chunk)
+                    hasher.update(chunk)
+                    received += len(chunk)
+                    bar.update(len(chunk))
         if remote.size is not None and received != remote.size:
             raise DownloadError(
                 "checksum mismatch", f"{url}: expected {remote.size:,} bytes, got {received:,}"
