@@ -368,3 +368,40 @@ def test_faces_without_celeba_say_why(capsys):
     out = capsys.readouterr().out.splitlines()
     assert "manual download" in out[0] and out[1].startswith("data: faces <- procedural faces")
     assert "procedural" in data.source
+
+
+def _serve_fake_div2k(server, monkeypatch, count: int) -> None:
+    """A DIV2K validation zip of ``count`` small PNGs on the local server, under the real entry's name."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for i in range(count):
+            png = io.BytesIO()
+            Image.fromarray(np.full((20 + i, 30, 3), 40 * i, dtype=np.uint8)).save(png, format="png")
+            archive.writestr(f"DIV2K_valid_HR/{801 + i:04d}.png", png.getvalue())
+    body = buffer.getvalue()
+    server.files["DIV2K_valid_HR.zip"] = body
+    remote = RemoteFile("DIV2K_valid_HR.zip", (server.url("DIV2K_valid_HR.zip"),), _checksum("sha256", body))
+    _register(monkeypatch, "div2k_valid_hr", (remote,))
+
+
+def test_photos_online_reads_div2k_from_its_zip(server, monkeypatch, capsys):
+    _serve_fake_div2k(server, monkeypatch, count=3)
+    test = ckd.photos("test", source="online", max_images=2)
+    assert test.names == ["0801", "0802"] and "DIV2K" in test.source
+    assert [tuple(im.shape) for im in test.images] == [(3, 20, 30), (3, 21, 30)]
+    assert float(test.images[1].mean()) == pytest.approx(40 / 255)
+    assert "data: photos <- DIV2K" in capsys.readouterr().out
+
+
+def test_photos_auto_falls_back_to_bundled_when_div2k_unreachable(monkeypatch, capsys):
+    test = ckd.photos("test", source="auto")
+    out = capsys.readouterr().out
+    assert "network unreachable" in out and "bundled photos" in out
+    assert test.names == ["chelsea", "coffee", "flower"]
+
+
+def test_photos_default_never_touches_the_network(monkeypatch):
+    monkeypatch.setattr(registry, "is_online", lambda *a, **k: pytest.fail("the default must not probe"))
+    assert ckd.photos("test").names == ["chelsea", "coffee", "flower"]
+    with pytest.raises(ValueError, match="photos source"):
+        ckd.photos("test", source="div2k")

@@ -9,24 +9,38 @@ part of those pictures:
 
 Textures (brick, grass, gravel: grayscale, repeated to 3 channels) serve as offline style images.
 Every image is a float32 (3, H, W) tensor in [0, 1] at its own size.
+
+``photos(split, source="auto")`` uses DIV2K instead (Agustsson & Timofte 2017: train = DIV2K train HR, test =
+DIV2K validation HR, the SR literature's training set), read straight from the registry's zip files. The
+downloads are large (3.5 GB / 450 MB), so the default is the bundled photos; ``max_images`` bounds memory.
 """
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ..errors import expect_choice, expect_positive_int, expect_tensor
-from .download import announce
+from .download import announce, resolve
+from .registry import entry
 
 TRAIN_PHOTOS = ("astronaut", "rocket", "motorcycle", "hubble_deep_field", "immunohistochemistry", "china")
 TEST_PHOTOS = ("chelsea", "coffee", "flower")
 TEXTURES = ("brick", "grass", "gravel")
 SPLITS = ("train", "test", "all")
+SOURCES = ("bundled", "auto", "online", "offline")
+DIV2K_ENTRIES = {
+    "train": ("div2k_train_hr",),
+    "test": ("div2k_valid_hr",),
+    "all": ("div2k_train_hr", "div2k_valid_hr"),
+}
+DIV2K_MAX_IMAGES = 32
 
 
 @dataclass
@@ -69,9 +83,7 @@ def _to_tensor(array: np.ndarray) -> torch.Tensor:
     return image[..., :3].permute(2, 0, 1).contiguous()
 
 
-def photos(split: str = "train") -> Photos:
-    """The bundled photos of one split: 'train', 'test' or 'all' (the module docstring lists which)."""
-    expect_choice("split", split, SPLITS)
+def _bundled(split: str) -> Photos:
     chosen = {"train": TRAIN_PHOTOS, "test": TEST_PHOTOS, "all": TRAIN_PHOTOS + TEST_PHOTOS}[split]
     images = [_to_tensor(_load_array(name)) for name in chosen]
     what = (
@@ -80,6 +92,57 @@ def photos(split: str = "train") -> Photos:
     )
     announce("photos", what)
     return Photos(list(chosen), images, what)
+
+
+def _zip_pngs(path: Path, limit: int) -> tuple[list[str], list[torch.Tensor]]:
+    """The first ``limit`` PNGs of a zip (by name), decoded without extracting the archive."""
+    from PIL import Image
+
+    with zipfile.ZipFile(path) as archive:
+        members = sorted(m for m in archive.namelist() if m.lower().endswith(".png"))[:limit]
+        if not members:
+            raise ValueError(f"{path}: expected PNG images in the DIV2K zip, found none")
+        images = []
+        for member in members:
+            with archive.open(member) as handle, Image.open(handle) as picture:
+                images.append(_to_tensor(np.asarray(picture.convert("RGB"))))
+    return [Path(m).stem for m in members], images
+
+
+def _div2k(split: str, source: str, max_images: int) -> Photos | None:
+    """DIV2K images of ``split`` from the registry (None after a one-line notice when unavailable)."""
+    names: list[str] = []
+    images: list[torch.Tensor] = []
+    for name in DIV2K_ENTRIES[split]:
+        folder = resolve(name, source, dataset="photos (DIV2K)")
+        if folder is None:
+            return None
+        found = _zip_pngs(folder / entry(name).files[0].filename, max_images - len(images))
+        names += found[0]
+        images += found[1]
+        if len(images) >= max_images:
+            break
+    what = f"DIV2K HR, {split} split ({len(images)} images, max_images={max_images})"
+    announce("photos", what)
+    return Photos(names, images, what)
+
+
+def photos(split: str = "train", source: str = "bundled", max_images: int = DIV2K_MAX_IMAGES) -> Photos:
+    """Photos of one split: 'train', 'test' or 'all' (held-out test images are never in train).
+
+    ``source``: 'bundled' (default; scikit-image / scikit-learn photos, no network), 'auto' (DIV2K when
+    cached or reachable, else the bundled photos after a one-line notice), 'online' (DIV2K or an error),
+    'offline' (bundled). DIV2K keeps the first ``max_images`` images of the split (a 2K image is ~33 MB as
+    float32).
+    """
+    expect_choice("split", split, SPLITS)
+    expect_choice("photos source", source, SOURCES)
+    expect_positive_int("max_images", max_images)
+    if source in ("auto", "online"):
+        found = _div2k(split, source, max_images)
+        if found is not None:
+            return found
+    return _bundled(split)
 
 
 def textures() -> Photos:
