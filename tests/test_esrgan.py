@@ -1,0 +1,123 @@
+"""ESRGAN (coursekit.nn.esrgan and its losses): the paper's parameter count, residual scaling, scaled init,
+no batch norm, relativistic average losses against their formula, interpolation, a loss that falls."""
+
+import pytest
+import torch
+from torch import nn
+
+from coursekit import losses
+from coursekit.nn.esrgan import (
+    RRDB,
+    ResidualDenseBlock,
+    RRDBNet,
+    VGGStyleDiscriminator,
+    interpolate,
+    interpolate_state,
+)
+
+
+def _count(m: nn.Module) -> int:
+    return sum(p.numel() for p in m.parameters())
+
+
+def test_paper_sizes():
+    assert _count(RRDBNet(scale=4)) == 16_697_987  # BasicSR RRDBNet x4, nf 64, nb 23, gc 32
+    assert _count(VGGStyleDiscriminator(128)) == 14_499_401  # BasicSR VGGStyleDiscriminator, 128x128 input
+    net = RRDBNet(scale=4, nf=16, nb=1, gc=8)
+    assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules())
+    assert net(torch.rand(2, 3, 6, 5)).shape == (2, 3, 24, 20)
+    assert RRDBNet(scale=2, nf=8, nb=1, gc=4)(torch.rand(1, 3, 5, 5)).shape == (1, 3, 10, 10)
+
+
+def test_dense_block_residual_scaling_and_scaled_init():
+    torch.manual_seed(0)
+    block = ResidualDenseBlock(nf=8, gc=4)
+    x = torch.randn(2, 8, 6, 6)
+    x1 = block.lrelu(block.conv1(x))
+    x2 = block.lrelu(block.conv2(torch.cat((x, x1), 1)))
+    x3 = block.lrelu(block.conv3(torch.cat((x, x1, x2), 1)))
+    x4 = block.lrelu(block.conv4(torch.cat((x, x1, x2, x3), 1)))
+    x5 = block.conv5(torch.cat((x, x1, x2, x3, x4), 1))
+    assert torch.allclose(block(x), x + 0.2 * x5, atol=1e-6)
+    # Kaiming normal (std sqrt(2 / fan_in)) times 0.1
+    w = ResidualDenseBlock(nf=64, gc=32).conv5.weight.detach()
+    assert abs(float(w.std()) - 0.1 * (2 / (w.shape[1] * 9)) ** 0.5) < 0.002
+    rrdb = RRDB(nf=8, gc=4)
+    assert torch.allclose(rrdb(x), x + 0.2 * rrdb.rdb3(rrdb.rdb2(rrdb.rdb1(x))), atol=1e-6)
+
+
+def test_relativistic_losses_match_the_formula():
+    g = torch.Generator().manual_seed(0)
+    real, fake = torch.randn(6, 1, generator=g), torch.randn(6, 1, generator=g)
+    sig = torch.sigmoid
+    d_ref = -torch.log(sig(real - fake.mean())).mean() - torch.log(1 - sig(fake - real.mean())).mean()
+    g_ref = -torch.log(1 - sig(real - fake.mean())).mean() - torch.log(sig(fake - real.mean())).mean()
+    assert torch.allclose(losses.relativistic_discriminator_loss(real, fake), d_ref, atol=1e-6)
+    assert torch.allclose(losses.relativistic_generator_loss(real, fake), g_ref, atol=1e-6)
+    # shifting every logit by the same constant changes nothing: only differences matter
+    assert torch.allclose(losses.relativistic_discriminator_loss(real + 3, fake + 3), d_ref, atol=1e-6)
+    with pytest.raises(ValueError, match="at least one logit"):
+        losses.relativistic_discriminator_loss(torch.zeros(0), fake)
+
+
+def test_generator_terms_use_the_paper_weights():
+    g = torch.Generator().manual_seed(1)
+    sr, hr = torch.rand(2, 3, 8, 8, generator=g), torch.rand(2, 3, 8, 8, generator=g)
+    real, fake = torch.randn(2, 1, generator=g), torch.randn(2, 1, generator=g)
+    t = losses.esrgan_generator_terms(sr, hr, real, fake)
+    expected = 1e-2 * (sr - hr).abs().mean() + 5e-3 * losses.relativistic_generator_loss(real, fake)
+    assert torch.allclose(t["loss"], expected, atol=1e-7)
+    assert losses.ESRGAN_WEIGHTS == {"pixel": 1e-2, "perceptual": 1.0, "gan": 5e-3}
+    with pytest.raises(ValueError, match=r"expected the same shape, got \(2, 3, 8, 8\) and \(2, 3, 4, 4\)"):
+        losses.esrgan_generator_terms(sr, hr[..., :4, :4], real, fake)
+
+
+def test_perceptual_loss_uses_conv5_4_before_activation():
+    from coursekit.nn.vgg import VGGFeatures
+
+    vgg = VGGFeatures(("conv5_4",), weights="random")
+    x = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    feats = vgg(x)["conv5_4"]
+    assert (feats < 0).any()  # before the ReLU
+    assert float(losses.perceptual_loss(vgg, x, x)) == 0.0
+    assert float(losses.perceptual_loss(vgg, x, x.flip(-1))) > 0.0
+
+
+def test_interpolation_is_linear_in_the_weights():
+    torch.manual_seed(0)
+    a, b = RRDBNet(scale=2, nf=8, nb=1, gc=4), RRDBNet(scale=2, nf=8, nb=1, gc=4)
+    mid = interpolate(a, b, 0.25)
+    for (k, pa), pb, pm in zip(
+        a.state_dict().items(), b.state_dict().values(), mid.state_dict().values(), strict=True
+    ):
+        assert torch.allclose(pm, 0.75 * pa + 0.25 * pb), k
+    assert torch.equal(
+        interpolate_state(a.state_dict(), b.state_dict(), 0.0)["conv_first.weight"], a.conv_first.weight
+    )
+    with pytest.raises(ValueError, match=r"alpha: expected a number in \[0, 1\], got 1.5"):
+        interpolate(a, b, 1.5)
+
+
+def test_psnr_pretraining_loss_falls():
+    torch.manual_seed(0)
+    net = RRDBNet(scale=2, nf=8, nb=1, gc=4)
+    hr = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(3))
+    lr = torch.nn.functional.avg_pool2d(hr, 2)
+    opt = torch.optim.Adam(net.parameters(), 2e-3)
+    first = None
+    for _ in range(20):
+        loss = (net(lr) - hr).abs().mean()
+        first = first if first is not None else loss.item()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert float(loss) < 0.6 * first
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="scale: expected one of 1, 2, 4, 8, got 3"):
+        RRDBNet(scale=3)
+    with pytest.raises(ValueError, match=r"expected 32x32 images, got \(16, 16\)"):
+        VGGStyleDiscriminator(32)(torch.rand(1, 3, 16, 16))
+    with pytest.raises(ValueError, match="expected 3 channels, got 1"):
+        RRDBNet(nf=8, nb=1, gc=4)(torch.rand(1, 1, 8, 8))
