@@ -88,6 +88,8 @@ def test_dilated_block_is_residual_and_sees_far():
     x = torch.randn(1, 4, 16, 16)
     assert torch.equal(block(x), x), "zero weights: the block is the identity"
     block = ip.DilatedResidualBlock(1, dilation=2, norm="none")
+    for p in block.parameters():  # positive weights and biases: the ReLU passes, so gradients reach the input
+        nn.init.constant_(p, 0.1)
     x = torch.zeros(1, 1, 17, 17, requires_grad=True)
     block(x)[0, 0, 8, 8].backward()
     rows = torch.nonzero(x.grad[0, 0].abs().sum(1)).flatten()
