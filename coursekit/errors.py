@@ -91,3 +91,13 @@ def expect_probability(what: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
         raise ValueError(f"{what}: expected a number in [0, 1], got {value!r}")
     return float(value)
+
+
+def loud_notice(lines: list[str]) -> str:
+    """Print (and return) a framed multi-line notice that cannot be overlooked (e.g. VGG19 with random
+    weights because the ImageNet weights are unavailable offline)."""
+    width = max(len(line) for line in lines)
+    frame = "!" * (width + 6)
+    text = "\n".join([frame, *(f"!! {line.ljust(width)} !!" for line in lines), frame])
+    print(text)
+    return text

@@ -43,6 +43,17 @@ def _upsampling_layers(size: int) -> int:
     return int(math.log2(size)) - 2
 
 
+def sample_from_prior(generator: nn.Module, n: int, seed: int | None = None, device=None) -> torch.Tensor:
+    """``generator(z)`` for ``n`` draws z ~ N(0, I) of size ``generator.z_dim``, without gradients (z drawn on
+    the CPU from ``seed`` when given, so the samples do not depend on the device)."""
+    expect_positive_int("n", n)
+    device = device or next(generator.parameters()).device
+    gen = torch.Generator().manual_seed(seed) if seed is not None else None
+    z = torch.randn(n, generator.z_dim, generator=gen).to(device)
+    with torch.no_grad():
+        return generator(z)
+
+
 class Generator(nn.Module):
     """z of shape (B, z_dim) or (B, z_dim, 1, 1) -> images (B, channels, size, size) in [0, 1].
 
@@ -82,12 +93,7 @@ class Generator(nn.Module):
 
     def sample(self, n: int, seed: int | None = None, device=None) -> torch.Tensor:
         """``n`` images from z ~ N(0, I) (drawn on the CPU from ``seed`` when given), without gradients."""
-        expect_positive_int("n", n)
-        device = device or next(self.parameters()).device
-        gen = torch.Generator().manual_seed(seed) if seed is not None else None
-        z = torch.randn(n, self.z_dim, generator=gen).to(device)
-        with torch.no_grad():
-            return self(z)
+        return sample_from_prior(self, n, seed, device)
 
 
 class Discriminator(nn.Module):

@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from ..errors import expect_positive_int, expect_probability, expect_tensor
+from .dcgan import sample_from_prior
 
 SIZES = (16, 32, 64)
 Z_DIM = 200
@@ -108,12 +109,7 @@ class Generator(nn.Module):
 
     def sample(self, n: int, seed: int | None = None, device=None) -> torch.Tensor:
         """``n`` volumes from z ~ N(0, I) (drawn on the CPU from ``seed`` when given), without gradients."""
-        expect_positive_int("n", n)
-        device = device or next(self.parameters()).device
-        gen = torch.Generator().manual_seed(seed) if seed is not None else None
-        z = torch.randn(n, self.z_dim, generator=gen).to(device)
-        with torch.no_grad():
-            return self(z)
+        return sample_from_prior(self, n, seed, device)
 
 
 class Discriminator(nn.Module):

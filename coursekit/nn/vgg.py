@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..errors import expect_choice, expect_tensor
+from ..errors import expect_choice, expect_tensor, loud_notice
 
 WEIGHTS = ("auto", "imagenet", "random")
 # torchvision's cfgs["E"]: output channels of each conv, "M" = 2x2 max-pool.
@@ -75,15 +75,6 @@ def random_init(trunk: nn.Module, seed: int = 0) -> None:
                 weight = torch.randn(module.weight.shape, generator=generator) * (2.0 / fan_in) ** 0.5
                 module.weight.copy_(weight)
                 module.bias.zero_()
-
-
-def loud_notice(lines: list[str]) -> str:
-    """Print (and return) a framed notice that cannot be overlooked."""
-    width = max(len(line) for line in lines)
-    frame = "!" * (width + 6)
-    text = "\n".join([frame, *(f"!! {line.ljust(width)} !!" for line in lines), frame])
-    print(text)
-    return text
 
 
 def imagenet_weights_path(weights: str = "auto"):

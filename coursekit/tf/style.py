@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import tensorflow as tf
 
-from ..errors import expect_choice, expect_positive_int
+from ..errors import expect_choice, expect_positive_int, loud_notice
 from .images import as_batch
 
 CONTENT_LAYERS = ("block5_conv2",)
@@ -41,15 +41,6 @@ CLASSIFIER_SIZE = 224
 
 
 # --------------------------------------------------------------------------------------------- VGG19
-def loud_notice(lines: list[str]) -> str:
-    """Print (and return) a framed multi-line notice that cannot be overlooked."""
-    width = max(len(line) for line in lines)
-    frame = "!" * (width + 6)
-    text = "\n".join([frame, *(f"!! {line.ljust(width)} !!" for line in lines), frame])
-    print(text)
-    return text
-
-
 def randomize_weights(model: tf.keras.Model, seed: int = 0) -> tf.keras.Model:
     """Give every conv / dense layer seeded He-normal kernels (std sqrt(2 / fan_in)) and zero biases.
 
