@@ -165,6 +165,16 @@ def optimizers(generator: nn.Module, discriminator: nn.Module, lr: float = ADAM[
     )
 
 
+def _step_logs(d_loss: torch.Tensor, terms: dict) -> dict[str, float]:
+    """The numbers a training step reports to ``ck.train.fit``: D's loss and G's loss with its two terms."""
+    return {
+        "d_loss": d_loss.item(),
+        "g_loss": terms["loss"].item(),
+        "pixel": terms["pixel"].item(),
+        "gan": terms["gan"].item(),
+    }
+
+
 def high_to_low_step(
     h2l,
     disc,
@@ -197,12 +207,7 @@ def high_to_low_step(
     opt_g.zero_grad(set_to_none=True)
     terms["loss"].backward()
     opt_g.step()
-    return {
-        "d_loss": d_loss.item(),
-        "g_loss": terms["loss"].item(),
-        "pixel": terms["pixel"].item(),
-        "gan": terms["gan"].item(),
-    }
+    return _step_logs(d_loss, terms)
 
 
 def low_to_high_step(
@@ -228,12 +233,7 @@ def low_to_high_step(
     opt_g.zero_grad(set_to_none=True)
     terms["loss"].backward()
     opt_g.step()
-    return {
-        "d_loss": d_loss.item(),
-        "g_loss": terms["loss"].item(),
-        "pixel": terms["pixel"].item(),
-        "gan": terms["gan"].item(),
-    }
+    return _step_logs(d_loss, terms)
 
 
 __all__ = [
