@@ -17,7 +17,8 @@ def test_architecture_shapes_and_parameter_count(size, params):
     assert all(c.kernel_size == (4, 4) and c.stride == (2, 2) for c in convs)
     assert count_parameters(model) == params
     x = torch.rand(3, 1, size, size)
-    recon, mu, logvar = model(x)
+    with torch.no_grad():
+        recon, mu, logvar = model(x)
     assert recon.shape == x.shape and mu.shape == logvar.shape == (3, 10)
     assert 0.0 <= float(recon.min()) and float(recon.max()) <= 1.0
 

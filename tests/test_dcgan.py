@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from coursekit import losses
+from coursekit.nn import count_parameters as count
 from coursekit.nn import dcgan
 from coursekit.train import fit, gan_step
 
@@ -23,9 +24,6 @@ def reference_counts(size: int, channels: int, z_dim: int = 100, width: int = 64
     d = sum(16 * a * b for a, b in d_convs) + sum(2 * c for c in d_widths[1:])  # no BN after the first conv
     return g, d
 
-
-def count(module):
-    return sum(p.numel() for p in module.parameters())
 
 
 def test_parameter_counts_match_the_reference_architecture():

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from coursekit import losses
+from coursekit.nn import count_parameters as count
 from coursekit.nn.esrgan import (
     RRDB,
     ResidualDenseBlock,
@@ -16,13 +17,9 @@ from coursekit.nn.esrgan import (
 )
 
 
-def _count(m: nn.Module) -> int:
-    return sum(p.numel() for p in m.parameters())
-
-
 def test_paper_sizes():
-    assert _count(RRDBNet(scale=4)) == 16_697_987  # BasicSR RRDBNet x4, nf 64, nb 23, gc 32
-    assert _count(VGGStyleDiscriminator(128)) == 14_499_401  # BasicSR VGGStyleDiscriminator, 128x128 input
+    assert count(RRDBNet(scale=4)) == 16_697_987  # BasicSR RRDBNet x4, nf 64, nb 23, gc 32
+    assert count(VGGStyleDiscriminator(128)) == 14_499_401  # BasicSR VGGStyleDiscriminator, 128x128 input
     net = RRDBNet(scale=4, nf=16, nb=1, gc=8)
     assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules())
     assert net(torch.rand(2, 3, 6, 5)).shape == (2, 3, 24, 20)

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from coursekit import losses
+from coursekit.nn import count_parameters as count
 from coursekit.nn import gan3d
 
 
@@ -25,9 +26,6 @@ def reference_counts(size: int, z_dim: int = 200, width: int = 64) -> tuple[int,
     d = sum(64 * a * b for a, b in d_convs) + sum(2 * c for c in d_widths[1:])
     return g, d
 
-
-def count(module):
-    return sum(p.numel() for p in module.parameters())
 
 
 def test_parameter_counts_match_the_paper_architecture():

@@ -6,12 +6,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from coursekit import losses
+from coursekit.nn import count_parameters as count
 from coursekit.nn import dcgan, icgan
 from coursekit.train import fit
-
-
-def count(module):
-    return sum(p.numel() for p in module.parameters())
 
 
 def test_generator_is_dcgan_with_y_concatenated_at_the_input():

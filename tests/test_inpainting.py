@@ -8,11 +8,8 @@ from torch import nn
 
 from coursekit import losses
 from coursekit.data import degrade
+from coursekit.nn import count_parameters as count
 from coursekit.nn import inpainting as ip
-
-
-def count(module):
-    return sum(p.numel() for p in module.parameters())
 
 
 def reference_generator_count(channels=3, ngf=64, n_blocks=9, n_down=2):

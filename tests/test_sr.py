@@ -5,11 +5,8 @@ import torch
 import torch.nn.functional as F
 
 from coursekit import losses, metrics
+from coursekit.nn import count_parameters as count
 from coursekit.nn import sr
-
-
-def count(module):
-    return sum(p.numel() for p in module.parameters())
 
 
 def conv(c_in, c_out, k, bias=True):

@@ -3,11 +3,8 @@
 import pytest
 import torch
 
+from coursekit.nn import count_parameters as count
 from coursekit.nn import vgg
-
-
-def count(module):
-    return sum(p.numel() for p in module.parameters())
 
 
 def test_trunk_matches_torchvision_layout_and_parameter_count():

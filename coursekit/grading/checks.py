@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..nn import count_parameters as nn_count_parameters
 from . import store
 
 Shape = Sequence[int | None]
@@ -146,7 +147,7 @@ def count_parameters(model: Any) -> int:
     parameters = getattr(model, "parameters", None)
     if not callable(parameters):
         raise AssertionError(f"expected a torch.nn.Module, got {type(model).__name__}")
-    return sum(p.numel() for p in parameters() if p.requires_grad)
+    return nn_count_parameters(model, trainable_only=True)
 
 
 def check_param_count(model: Any, expected: int, what: str = "model") -> None:

@@ -365,8 +365,7 @@ def train_prior(images: torch.Tensor, config: dict, device=None, progress: bool 
 
 
 def load_or_train_prior(images_fn, config: dict | None = None, directory=None, device=None,
-                        progress: bool = True,
-                        callbacks=()):
+                        progress: bool = True, callbacks=()):
     """The cached face prior for ``config``, or a freshly trained one (then saved atomically).
 
     ``images_fn(n, size)`` returns the training faces (called only when training is needed). Returns

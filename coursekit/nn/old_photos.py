@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import expect_choice, expect_positive_int, expect_tensor
+from . import count_parameters
 
 __all__ = [
     "LatentDiscriminator",
@@ -48,11 +49,6 @@ __all__ = [
 ]
 
 NORMS = ("instance", "batch", "none")
-
-
-def count_parameters(module: nn.Module) -> int:
-    """Number of trainable parameters."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
 def _norm(kind: str, channels: int) -> nn.Module:

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import expect_positive_int, expect_tensor
+from . import count_parameters  # noqa: F401  (sr.count_parameters, as the lecture uses it)
 
 SCALES = (2, 3, 4, 8)
 
@@ -234,8 +235,6 @@ class Discriminator(nn.Module):
 
 
 # --------------------------------------------------------------------------------------------- inference
-def count_parameters(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
 
 
 @torch.no_grad()

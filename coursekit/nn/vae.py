@@ -20,6 +20,7 @@ from torch import nn
 
 from ..errors import expect_positive_int, expect_tensor
 from ..losses import reparameterize
+from . import count_parameters  # noqa: F401  (vae.count_parameters, as the lectures use it)
 
 
 class EncoderDecoder(nn.Module):
@@ -207,8 +208,3 @@ class ConvAutoencoder(Autoencoder):
             image_size, channels, latent_dim, latent_dim, width, max_width, hidden
         )
         super().__init__(encoder, decoder, shape, latent_dim)
-
-
-def count_parameters(model: nn.Module) -> int:
-    """The number of trainable parameters."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
