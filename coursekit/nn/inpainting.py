@@ -35,17 +35,9 @@ import torch
 from torch import nn
 
 from ..errors import describe, expect_choice, expect_positive_int, expect_tensor
+from .layers import NORMS, norm_layer
 
-NORMS = ("instance", "batch", "none")
 PGGAN_WEIGHTS = (0.995, 0.0025, 0.0025)  # (l1, l2, l3): L1, global adversarial, patch adversarial
-
-
-def _norm(kind: str, channels: int) -> nn.Module:
-    if kind == "instance":
-        return nn.InstanceNorm2d(channels, affine=True)
-    if kind == "batch":
-        return nn.BatchNorm2d(channels)
-    return nn.Identity()
 
 
 def _check_images_and_mask(image, mask, channels: int, multiple: int = 1):
@@ -91,11 +83,11 @@ class DilatedResidualBlock(nn.Module):
         self.body = nn.Sequential(
             nn.ReflectionPad2d(dilation),
             nn.Conv2d(channels, channels, 3, dilation=dilation),
-            _norm(norm, channels),
+            norm_layer(norm, channels),
             nn.ReLU(True),
             nn.ReflectionPad2d(dilation),
             nn.Conv2d(channels, channels, 3, dilation=dilation),
-            _norm(norm, channels),
+            norm_layer(norm, channels),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -128,18 +120,18 @@ class Generator(nn.Module):
         layers: list[nn.Module] = [
             nn.ReflectionPad2d(3),
             nn.Conv2d(channels + 1, ngf, 7),
-            _norm(norm, ngf),
+            norm_layer(norm, ngf),
             nn.ReLU(True),
         ]
         width = ngf
         for _ in range(n_down):
-            layers += [nn.Conv2d(width, 2 * width, 3, 2, 1), _norm(norm, 2 * width), nn.ReLU(True)]
+            layers += [nn.Conv2d(width, 2 * width, 3, 2, 1), norm_layer(norm, 2 * width), nn.ReLU(True)]
             width *= 2
         layers += [DilatedResidualBlock(width, dilation, norm) for _ in range(n_blocks)]
         for _ in range(n_down):
             layers += [
                 nn.ConvTranspose2d(width, width // 2, 3, 2, 1, output_padding=1),
-                _norm(norm, width // 2),
+                norm_layer(norm, width // 2),
                 nn.ReLU(True),
             ]
             width //= 2
@@ -182,14 +174,14 @@ class Discriminator(nn.Module):
         width, c_in = ndf, channels
         for i in range(n_trunk):
             trunk += [nn.Conv2d(c_in, width, 4, 2, 1)]
-            trunk += [_norm(norm, width)] if i else []
+            trunk += [norm_layer(norm, width)] if i else []
             trunk += [nn.LeakyReLU(0.2, True)]
             c_in, width = width, width * 2
         self.trunk = nn.Sequential(*trunk)
         features = c_in  # ndf * 2 ** (n_trunk - 1)
         self.patch_head = nn.Sequential(
             nn.Conv2d(features, 2 * features, 4, 1, 1),
-            _norm(norm, 2 * features),
+            norm_layer(norm, 2 * features),
             nn.LeakyReLU(0.2, True),
             nn.Conv2d(2 * features, 1, 4, 1, 1),
         )
@@ -197,7 +189,8 @@ class Discriminator(nn.Module):
         glob: list[nn.Module] = []
         width = features
         while side > 4:
-            glob += [nn.Conv2d(width, 2 * width, 4, 2, 1), _norm(norm, 2 * width), nn.LeakyReLU(0.2, True)]
+            down = nn.Conv2d(width, 2 * width, 4, 2, 1)
+            glob += [down, norm_layer(norm, 2 * width), nn.LeakyReLU(0.2, True)]
             width, side = 2 * width, side // 2
         glob += [nn.Flatten(), nn.Linear(width * side * side, 1)]
         self.global_head = nn.Sequential(*glob)

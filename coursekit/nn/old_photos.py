@@ -31,6 +31,7 @@ from torch import nn
 
 from ..errors import expect_choice, expect_positive_int, expect_tensor
 from . import count_parameters
+from .layers import NORMS, norm_layer
 
 __all__ = [
     "LatentDiscriminator",
@@ -48,15 +49,6 @@ __all__ = [
     "padded",
 ]
 
-NORMS = ("instance", "batch", "none")
-
-
-def _norm(kind: str, channels: int) -> nn.Module:
-    if kind == "instance":
-        return nn.InstanceNorm2d(channels, affine=True)
-    if kind == "batch":
-        return nn.BatchNorm2d(channels)
-    return nn.Identity()
 
 
 class ResBlock(nn.Module):
@@ -66,10 +58,10 @@ class ResBlock(nn.Module):
         super().__init__()
         self.body = nn.Sequential(
             nn.Conv2d(channels, channels, 3, padding=1, padding_mode="reflect"),
-            _norm(norm, channels),
+            norm_layer(norm, channels),
             nn.ReLU(True),
             nn.Conv2d(channels, channels, 3, padding=1, padding_mode="reflect"),
-            _norm(norm, channels),
+            norm_layer(norm, channels),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -103,27 +95,27 @@ class SpatialVAE(nn.Module):
         expect_choice("norm", norm, NORMS)
         self.encoder = nn.Sequential(
             nn.Conv2d(channels, c, 3, padding=1, padding_mode="reflect"),
-            _norm(norm, c),
+            norm_layer(norm, c),
             nn.ReLU(True),
             nn.Conv2d(c, 2 * c, 4, 2, 1),
-            _norm(norm, 2 * c),
+            norm_layer(norm, 2 * c),
             nn.ReLU(True),
             nn.Conv2d(2 * c, 4 * c, 4, 2, 1),
-            _norm(norm, 4 * c),
+            norm_layer(norm, 4 * c),
             nn.ReLU(True),
             *[ResBlock(4 * c, norm) for _ in range(n_res)],
             nn.Conv2d(4 * c, 2 * latent, 1),
         )
         self.decoder = nn.Sequential(
             nn.Conv2d(latent, 4 * c, 3, padding=1, padding_mode="reflect"),
-            _norm(norm, 4 * c),
+            norm_layer(norm, 4 * c),
             nn.ReLU(True),
             *[ResBlock(4 * c, norm) for _ in range(n_res)],
             nn.ConvTranspose2d(4 * c, 2 * c, 4, 2, 1),
-            _norm(norm, 2 * c),
+            norm_layer(norm, 2 * c),
             nn.ReLU(True),
             nn.ConvTranspose2d(2 * c, c, 4, 2, 1),
-            _norm(norm, c),
+            norm_layer(norm, c),
             nn.ReLU(True),
             nn.Conv2d(c, channels, 3, padding=1, padding_mode="reflect"),
             nn.Sigmoid(),
@@ -251,7 +243,7 @@ class Mapping(nn.Module):
         expect_choice("norm", norm, NORMS)
         self.head = nn.Sequential(
             nn.Conv2d(latent, width, 3, padding=1, padding_mode="reflect"),
-            _norm(norm, width),
+            norm_layer(norm, width),
             nn.ReLU(True),
             *[ResBlock(width, norm) for _ in range(n_res_in)],
         )
