@@ -24,7 +24,7 @@ def test_shapes_and_starting_point():
     assert lr.shape == (3, 3, 16, 16) and z.shape == (3, 64)
     assert torch.allclose(lr, target_lr(hr), atol=1e-6)  # zero-initialised head: starts at avgpool4(hr)
     sr = l2h(lr)
-    assert sr.shape == (3, 3, 64, 64) and 0 <= float(sr.min()) and float(sr.max()) <= 1
+    assert sr.shape == (3, 3, 64, 64) and 0 <= float(sr.detach().min()) and float(sr.detach().max()) <= 1
     assert SNDiscriminator(16)(lr).shape == (3, 1) and SNDiscriminator(64, nf=8)(sr).shape == (3, 1)
 
 
