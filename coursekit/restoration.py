@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import expect_choice, expect_positive_int, expect_tensor
+from .metrics import gaussian_window
 
 TASKS = ("inpainting", "colorization", "super_resolution", "denoising", "quantization")
 NOISE_SIGMA = 0.1  # seed 004, section 4.1
@@ -118,16 +119,6 @@ class Value(Operator):
         return x.amax(dim=1, keepdim=True)
 
 
-def gaussian_kernel1d(sigma: float, radius: int | None = None) -> torch.Tensor:
-    """Normalised 1-D Gaussian taps (radius defaults to ceil(3 sigma))."""
-    if not sigma > 0:
-        raise ValueError(f"sigma: expected a positive number, got {sigma!r}")
-    radius = int(math.ceil(3 * sigma)) if radius is None else radius
-    t = torch.arange(-radius, radius + 1, dtype=torch.float32)
-    k = torch.exp(-0.5 * (t / sigma) ** 2)
-    return k / k.sum()
-
-
 class Downsample(Operator):
     """Low-pass + decimation (seed 004's super-resolution operator): Gaussian blur (sigma = factor / 2,
     reflected borders), then keep one pixel in ``factor`` x ``factor``, offset to the block centre."""
@@ -137,7 +128,9 @@ class Downsample(Operator):
     def __init__(self, factor: int = SR_FACTOR, sigma: float | None = None):
         self.factor = expect_positive_int("factor", factor, minimum=2)
         self.sigma = factor / 2 if sigma is None else float(sigma)
-        self.taps = gaussian_kernel1d(self.sigma)
+        if not self.sigma > 0:
+            raise ValueError(f"sigma: expected a positive number, got {sigma!r}")
+        self.taps = gaussian_window(2 * math.ceil(3 * self.sigma) + 1, self.sigma).float()
         # a normalised non-negative blur has norm <= 1, and keeping pixels does not increase it
         self.norm = 1.0
 
@@ -278,9 +271,7 @@ def tv_restore(
         raise ValueError(f"lam: expected a number >= 0, got {lam!r}")
     expect_positive_int("iters", iters)
     if x0 is None:
-        x0 = y.clone() if like is None else F.interpolate(y, size=like.shape[-2:], mode="bilinear")
-        x0 = x0.expand_as(like).clone() if like is not None and x0.shape != like.shape else x0
-        x0 = x0.clamp(0, 1)
+        x0 = (y if like is None else F.interpolate(y, size=like.shape[-2:], mode="bilinear")).clamp(0, 1)
     x = x0.clone()
     x_bar = x.clone()
     p = torch.zeros_like(gradient(x))

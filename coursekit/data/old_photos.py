@@ -24,7 +24,9 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import expect_choice, expect_positive_int, expect_probability, expect_tensor
+from ..metrics import gaussian_window
 from . import degrade
+from .degrade import _generator, _randint, _sub_seed, _uniform
 
 __all__ = [
     "OldPhotoDomains",
@@ -41,16 +43,8 @@ SOURCES = ("photos", "faces", "mixed")
 PHOTO_SHRINK = 2  # photos are halved before cropping, so a small patch holds a recognisable structure
 
 
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(expect_positive_int("seed", seed, minimum=0))
-
-
 def _u(gen: torch.Generator, lo: float, hi: float) -> float:
-    return float(lo + (hi - lo) * torch.rand((), generator=gen, dtype=torch.float64))
-
-
-def _sub(gen: torch.Generator) -> int:
-    return int(torch.randint(0, 2**62, (1,), generator=gen))
+    return float(_uniform(gen, lo, hi))
 
 
 def _check_batch(what: str, x: torch.Tensor) -> torch.Tensor:
@@ -104,7 +98,7 @@ def clean_images(
     if half:
         parts.append(_faces(split, half, size, seed, faces_source))
     images = torch.cat(parts)
-    return images[torch.randperm(n, generator=_gen(seed + 1))].contiguous()
+    return images[torch.randperm(n, generator=_generator(seed + 1))].contiguous()
 
 
 # ---------------------------------------------------------------------------------------- synthetic X
@@ -122,8 +116,8 @@ def synthetic_old(
     p, fade_p, scratch_p = (
         expect_probability(n, v) for n, v in (("p", p), ("fade_p", fade_p), ("scratch_p", scratch_p))
     )
-    gen = _gen(seed)
-    x = degrade.old_photo(y, seed=_sub(gen), p=p)
+    gen = _generator(seed)
+    x = degrade.old_photo(y, seed=_sub_seed(gen), p=p)
     out, masks = [], []
     for img in x.split(1):
         if _u(gen, 0, 1) < fade_p:
@@ -131,7 +125,7 @@ def synthetic_old(
         mask = torch.zeros_like(img[:, :1])
         if _u(gen, 0, 1) < scratch_p:
             img, mask = degrade.scratches(
-                img, n=int(torch.randint(1, 4, (1,), generator=gen)), seed=_sub(gen), width=(1.0, 2.0)
+                img, n=_randint(gen, 1, 3), seed=_sub_seed(gen), width=(1.0, 2.0)
             )
         out.append(img)
         masks.append(mask)
@@ -143,13 +137,11 @@ def film_grain(x: torch.Tensor, strength: float, seed: int, grain: float = 0.8) 
     """Monochrome film grain: Gaussian noise blurred to grains of about ``grain`` px, the same in every
     channel, scaled by ``strength`` and stronger in the shadows (amplitude x (1.5 - luma))."""
     _check_batch("x", x)
-    gen = _gen(seed)
+    gen = _generator(seed)
     b, _, h, w = x.shape
     noise = torch.randn((b, 1, h + 8, w + 8), generator=gen).to(x)
     if grain > 0:
-        taps = torch.arange(-4, 5, dtype=x.dtype)
-        kernel = torch.exp(-(taps**2) / (2 * grain**2))
-        kernel = (kernel / kernel.sum()).to(x)
+        kernel = gaussian_window(9, grain).to(x)
         noise = F.conv2d(F.conv2d(noise, kernel.view(1, 1, 1, 9)), kernel.view(1, 1, 9, 1))
         noise = noise / noise.std(dim=(1, 2, 3), keepdim=True).clamp_min(1e-6)
     else:
@@ -170,7 +162,7 @@ def vignette(x: torch.Tensor, amount: float) -> torch.Tensor:
 def dust(x: torch.Tensor, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` dust specks per image: small bright or dark discs of radius 0.5-1.5 px. Returns (x, mask)."""
     _check_batch("x", x)
-    gen = _gen(seed)
+    gen = _generator(seed)
     b, _, h, w = x.shape
     ys = torch.arange(h, dtype=torch.float32).view(1, 1, h, 1)
     xs = torch.arange(w, dtype=torch.float32).view(1, 1, 1, w)
@@ -194,7 +186,7 @@ def real_old(y: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     (width 1.5-3 px, half of them dark) and 2-6 dust specks.
     """
     _check_batch("y", y)
-    gen = _gen(seed)
+    gen = _generator(seed)
     out, masks = [], []
     for img in y.split(1):
         img = degrade.gaussian_blur(img, _u(gen, 0.4, 1.0), kernel_size=5)
@@ -202,15 +194,15 @@ def real_old(y: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
         img = lo + (hi - lo) * img
         img = degrade.sepia(img.clamp(0, 1), _u(gen, 0.7, 1.0))
         img = vignette(img, _u(gen, 0.2, 0.6))
-        img = film_grain(img, _u(gen, 0.03, 0.08), seed=_sub(gen), grain=_u(gen, 0.5, 1.0))
+        img = film_grain(img, _u(gen, 0.03, 0.08), seed=_sub_seed(gen), grain=_u(gen, 0.5, 1.0))
         img, m1 = degrade.scratches(
             img,
-            n=int(torch.randint(3, 8, (1,), generator=gen)),
-            seed=_sub(gen),
+            n=_randint(gen, 3, 7),
+            seed=_sub_seed(gen),
             width=(1.5, 3.0),
             bright_fraction=0.5,
         )
-        img, m2 = dust(img, int(torch.randint(2, 7, (1,), generator=gen)), seed=_sub(gen))
+        img, m2 = dust(img, _randint(gen, 2, 6), seed=_sub_seed(gen))
         out.append(img)
         masks.append(torch.maximum(m1, m2))
     return torch.cat(out), torch.cat(masks)

@@ -30,7 +30,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import expect_choice, expect_positive_int, expect_tensor
+from ..losses import reparameterize
 from . import count_parameters
+from .inpainting import DilatedResidualBlock
 from .layers import NORMS, norm_layer
 
 __all__ = [
@@ -50,22 +52,10 @@ __all__ = [
 ]
 
 
-
-class ResBlock(nn.Module):
-    """x + conv3x3(ReLU(norm(conv3x3(x)))) with a norm after each conv (pix2pixHD / the paper's ResBlock)."""
-
-    def __init__(self, channels: int, norm: str = "instance"):
-        super().__init__()
-        self.body = nn.Sequential(
-            nn.Conv2d(channels, channels, 3, padding=1, padding_mode="reflect"),
-            norm_layer(norm, channels),
-            nn.ReLU(True),
-            nn.Conv2d(channels, channels, 3, padding=1, padding_mode="reflect"),
-            norm_layer(norm, channels),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.body(x)
+def ResBlock(channels: int, norm: str = "instance") -> nn.Module:
+    """x + norm(conv3x3(ReLU(norm(conv3x3(x))))), reflect-padded: the paper's (pix2pixHD's) ResBlock, which is
+    module 08's residual block without dilation."""
+    return DilatedResidualBlock(channels, dilation=1, norm=norm)
 
 
 def _check_images(what: str, x: torch.Tensor, channels: int = 3, multiple: int = 4) -> torch.Tensor:
@@ -133,12 +123,7 @@ class SpatialVAE(nn.Module):
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None):
         mu, logvar = self.encode(x)
-        eps = (
-            torch.randn(mu.shape, generator=generator, dtype=mu.dtype).to(mu.device)
-            if generator is not None
-            else torch.randn_like(mu)
-        )
-        return self.decode(mu + torch.exp(0.5 * logvar) * eps), mu, logvar
+        return self.decode(reparameterize(mu, logvar, generator)), mu, logvar
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x)[0])
