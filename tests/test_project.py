@@ -32,7 +32,7 @@ def test_environment_yml_installs_what_pyproject_declares():
 
 def test_extras_are_ranges_and_complete():
     extras = PYPROJECT["project"]["optional-dependencies"]
-    assert set(extras) == {"torch", "tf", "course", "dev"}
+    assert set(extras) == {"torch", "tf", "course", "colab", "dev"}
     names = {e: {re.split(r"[<>=\[ ]", req)[0] for req in reqs} for e, reqs in extras.items()}
     assert names["torch"] == {"torch", "torchvision"}
     assert names["tf"] == {"tensorflow", "tensorflow-hub", "setuptools"}
@@ -40,6 +40,10 @@ def test_extras_are_ranges_and_complete():
             "otter-grader"} <= names["course"]
     assert "coursekit[torch,tf]" in extras["course"]
     assert names["dev"] >= {"pytest", "pytest-xdist", "nbval", "ruff", "hypothesis"}
+    # Colab's install adds what Colab lacks and nothing it ships (tests/test_colab_install.py resolves it)
+    assert "jupyter-ui-poll" in names["colab"]
+    assert not names["colab"] & {"otter-grader", "jupyterlab", "ipywidgets", "torch", "tensorflow",
+                                 "tensorflow-hub", "setuptools", "coursekit"}, extras["colab"]
     pinned = [r for reqs in extras.values() for r in reqs if "==" in r]
     assert not pinned, f"exact pins would replace Colab's torch/TensorFlow: {pinned}"
     assert "setuptools<81" in extras["tf"], "tensorflow-hub imports pkg_resources, removed in setuptools 81"
