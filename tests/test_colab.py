@@ -1,9 +1,9 @@
 """Colab readiness of every notebook in lectures/, solutions/ and labs/, checked against course/course.yml.
 
 Each notebook must be one the manifest lists, open with its own Open-in-Colab badge (``Course.badge(path)``),
-start with the setup cell that pip-installs coursekit from the manifest's repository only on Colab, and ask
-Colab for a GPU in its metadata. Labs are generated (``python -m coursekit assign``), so this also checks
-that the generator keeps what the solution had, with the lab's own badge.
+start with the setup cell that pip-installs ``coursekit[colab]`` from the manifest's repository only on Colab,
+and ask Colab for a GPU in its metadata. Labs are generated (``python -m coursekit assign``), so this also
+checks that the generator keeps what the solution had, with the lab's own badge.
 """
 
 import json
@@ -20,6 +20,9 @@ NOTEBOOKS = sorted(str(p.relative_to(ROOT)) for d in ("lectures", "solutions", "
                    for p in (ROOT / d).glob("*.ipynb"))
 PIP_COMMANDS = ("%pip install", "!pip install")
 COLAB_GUARD = 'if "google.colab" in sys.modules:'
+# pyproject's extra for Colab: only what Colab lacks, so the install changes nothing Colab ships
+# (tests/test_colab_install.py); `course` would replace Colab's ipywidgets 7 under the running kernel.
+COLAB_EXTRA = "colab"
 GIT_URL = re.compile(r"git\+(https?://[^\s\"'@]+)")
 
 
@@ -32,7 +35,7 @@ def source(cell: dict) -> str:
 
 
 def setup_cell_problems(code: str, repository: str) -> list[str]:
-    """What is wrong with a setup cell: the Colab-only install from the repository, import, ck.setup()."""
+    """What is wrong with a setup cell: the Colab-only coursekit[colab] install, the import, ck.setup()."""
     problems = []
     lines = code.splitlines()
     installs = [i for i, line in enumerate(lines) if line.strip().startswith(PIP_COMMANDS)]
@@ -40,8 +43,8 @@ def setup_cell_problems(code: str, repository: str) -> list[str]:
         problems.append(f"expected one pip install line, found {len(installs)}")
     else:
         line = lines[installs[0]]
-        if f'"coursekit[course] @ git+{repository}"' not in line:
-            wanted = f'"coursekit[course] @ git+{repository}"'
+        wanted = f'"coursekit[{COLAB_EXTRA}] @ git+{repository}"'
+        if wanted not in line:
             problems.append(f"the install must be {wanted}, got {line.strip()!r}")
         guard = [i for i in range(installs[0]) if lines[i].strip() == COLAB_GUARD]
         if not guard or not line.startswith((" ", "\t")):
@@ -81,7 +84,7 @@ def test_notebook_is_ready_for_colab(path):
 
 
 GOOD_SETUP = (
-    'import sys\nif "google.colab" in sys.modules:\n    %pip install -q "coursekit[course] @ git+REPO"\n'
+    'import sys\nif "google.colab" in sys.modules:\n    %pip install -q "coursekit[colab] @ git+REPO"\n'
     "import coursekit as ck\nck.setup()"
 )
 
@@ -92,6 +95,7 @@ GOOD_SETUP = (
         (GOOD_SETUP, None),
         (GOOD_SETUP.replace('if "google.colab" in sys.modules:\n    ', ""), "indented under"),
         (GOOD_SETUP.replace("git+REPO", "git+OTHER"), "the install must be"),
+        (GOOD_SETUP.replace("coursekit[colab]", "coursekit[course]"), "the install must be"),
         ("import coursekit as ck\nck.setup()", "one pip install line"),
         (GOOD_SETUP.replace("ck.setup()", ""), "ck.setup"),
     ],
