@@ -6,7 +6,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.coursekit-installed
-KERNEL := coursekit
+JUPYTER_STAMP := $(VENV)/.coursekit-jupyter
+# JupyterLab reads the defaults a distribution ships from overrides.d in its application settings dir.
+LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.d/coursekit.json
 HOST ?= 127.0.0.1
 PORT ?= 8888
 WORKERS ?= 2
@@ -25,7 +27,7 @@ export MPLBACKEND ?= Agg
 
 .PHONY: setup lab test lint unit notebooks labs-check browser doctor clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(JUPYTER_STAMP)
 
 # Re-runs only when pyproject.toml changes. torch comes from the range in pyproject (on this course's CI
 # machines pip resolves it to the local build); Colab keeps its preinstalled torch and TensorFlow.
@@ -33,13 +35,24 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade --quiet "pip>=23.1"
 	$(BIN)/python -m pip install --quiet -e '.[course,dev]'
-	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (coursekit)" >/dev/null
 	@touch $@
 	@echo "coursekit environment ready in $(VENV)"
 
+# Every notebook asks for the kernel "python3": it is registered as this venv's Python by absolute path, so
+# neither PATH nor another python3 kernelspec can swap in an interpreter without coursekit (`make lab` also
+# puts the venv's Jupyter paths before the user's). JupyterLab's "get notified about official Jupyter news?" question is
+# answered "Never" by default (a user can still opt in under Settings > Notifications); no update checks.
+$(JUPYTER_STAMP): $(STAMP) Makefile
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (coursekit)" >/dev/null
+	@rm -rf $(VENV)/share/jupyter/kernels/coursekit  # the same Python under another name (older Makefiles)
+	@mkdir -p $(dir $(LAB_OVERRIDES))
+	@echo '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}' \
+		> $(LAB_OVERRIDES)
+	@touch $@
+
 lab: setup
 	$(BIN)/python -m coursekit doctor || true
-	$(BIN)/jupyter lab --ip=$(HOST) --port=$(PORT) --no-browser $(ALLOW_ROOT) \
+	JUPYTER_PREFER_ENV_PATH=1 $(BIN)/jupyter lab --ip=$(HOST) --port=$(PORT) --no-browser $(ALLOW_ROOT) \
 		--ServerApp.open_browser=False --LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate \
 		--ServerApp.default_url=/lab/tree/lectures/00_tour.ipynb
 
