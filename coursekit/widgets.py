@@ -17,6 +17,7 @@ import contextlib
 import io
 import math
 import os
+import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -25,6 +26,11 @@ from .errors import describe, expect_choice, expect_positive_int
 
 WIDGETS_ENV_VAR = "COURSEKIT_WIDGETS"
 MIN_IMAGE_SIZE = 256
+POLL_SECONDS = 0.1  # how often a running fit looks for a Stop click
+INTERRUPT_HINT = (
+    "<i>To stop early, interrupt the kernel (the &#9632; button; Colab: Ctrl+M I):"
+    " training stops cleanly and keeps the steps done.</i>"
+)
 
 
 def in_notebook() -> bool:
@@ -141,20 +147,35 @@ def image_to_png(image, min_size: int = MIN_IMAGE_SIZE) -> bytes:
     return buffer.getvalue()
 
 
-def process_ui_events(max_events: int = 10) -> None:
-    """Handle pending widget messages (e.g. a Stop click) from inside a running cell.
+def ui_events_supported() -> bool:
+    """Whether a widget click can reach a cell that is still running (so a Stop button can stop ``fit``).
 
-    A busy kernel handles front-end messages only after the running cell ends, so without this a Stop
-    button clicked during ``fit`` would act too late. jupyter-ui-poll (a ``course`` dependency) lets the
-    cell process them itself; outside a kernel, or where it is missing, this does nothing and the kernel's
-    interrupt remains.
+    A busy kernel handles front-end messages only after the running cell ends. jupyter-ui-poll (in the
+    ``colab`` and ``course`` extras; Colab does not ship it) lets the cell handle them itself, through
+    ipykernel's ``do_one_iteration``: ipykernel 6 (Colab's 6.17) has it, ipykernel 7 has not. False outside a
+    kernel, without jupyter-ui-poll, or with a kernel that lacks ``do_one_iteration``.
     """
     if not in_notebook():
-        return
+        return False
     try:
-        from jupyter_ui_poll import ui_events
+        import jupyter_ui_poll  # noqa: F401
     except ImportError:
+        return False
+    from IPython import get_ipython
+
+    return callable(getattr(get_ipython().kernel, "do_one_iteration", None))
+
+
+def process_ui_events(max_events: int = 10) -> None:
+    """Handle up to ``max_events`` pending widget messages (e.g. a Stop click) from inside a running cell.
+
+    Does nothing where :func:`ui_events_supported` is False. Cells queued behind the running one (Run all)
+    are held back by jupyter-ui-poll and run after it, in order.
+    """
+    if not ui_events_supported():
         return
+    from jupyter_ui_poll import ui_events
+
     with ui_events() as poll:
         poll(max_events)
 
@@ -181,10 +202,11 @@ class TrainingDashboard:
 
     Live, the plot and the samples are one PNG that is updated in place in a single display handle, and
     the Stop button sets ``stop_requested``, which ``fit`` checks after every step (``on_step`` lets the
-    click through while the cell is busy, see :func:`process_ui_events`); the kernel's interrupt (the
-    square button, Ctrl-C) stops cleanly too. Static, nothing is shown during
-    training and the final figure is displayed once at the end (when IPython runs). ``png`` always holds
-    the last rendered figure.
+    click through while the cell is busy, see :func:`process_ui_events`). Where a click cannot reach the
+    running cell (:func:`ui_events_supported` is False: no jupyter-ui-poll, or ipykernel 7) the dashboard
+    shows a hint to interrupt the kernel instead of the button; the interrupt (the square button, Ctrl-C,
+    Colab's Ctrl+M I) always stops ``fit`` cleanly. Static, nothing is shown during training and the final
+    figure is displayed once at the end (when IPython runs). ``png`` always holds the last rendered figure.
     """
 
     def __init__(
@@ -209,6 +231,8 @@ class TrainingDashboard:
         self.png: bytes | None = None
         self.stop_requested = False
         self._handle = None
+        self._polls = False  # whether on_step looks for clicks (decided when the controls are shown)
+        self._polled_at = 0.0
         widgets = ipywidgets_or_none()
         self.stop_button = self.status = None
         if widgets is not None:
@@ -253,7 +277,9 @@ class TrainingDashboard:
             return
         if (step + 1) % self.every == 0:
             self.update()
-        process_ui_events()
+        if self._polls and time.monotonic() - self._polled_at >= POLL_SECONDS:
+            process_ui_events()
+            self._polled_at = time.monotonic()
 
     def on_end(self, history: dict[str, list]) -> None:
         """Draw the final state; in static mode this is the one output the dashboard produces."""
@@ -269,8 +295,11 @@ class TrainingDashboard:
         from IPython.display import Image
 
         if self._handle is None:
-            if self.stop_button is not None:
-                display(ipywidgets_or_none().HBox([self.stop_button, self.status]))
+            widgets = ipywidgets_or_none()
+            if widgets is not None:
+                self._polls = ui_events_supported()
+                stop = self.stop_button if self._polls else widgets.HTML(value=INTERRUPT_HINT)
+                display(widgets.HBox([stop, self.status]))
             self._handle = display(Image(data=self.png, format="png"), display_id=True)
         else:
             self._handle.update(Image(data=self.png, format="png"))

@@ -1,15 +1,29 @@
-"""coursekit.widgets: dashboard and image slider, headless (static) and as widgets without a front end."""
+"""The course's widgets (dashboard, image slider, voxel viewer, attribute editor): every control changes
+what is shown, the Stop button stops ``fit`` (also in a real kernel, clicked by a comm message as a front end
+does), and without a front end or ipywidgets each shows a PNG instead of a widget box.
 
+tests/test_widgets_ipywidgets7.py runs this file again under Colab's ipywidgets 7.7.1 and ipykernel 6.17.1.
+"""
+
+import importlib.util
 import io
 import math
+import os
+import queue
+import sys
+import time
+from types import SimpleNamespace
 
+import IPython.display
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from coursekit import widgets
+from coursekit.nn.icgan import AttributeEditor
 from coursekit.train import fit
+from coursekit.voxel_widget import VoxelViewer
 from coursekit.widgets import TrainingDashboard, image_slider, image_to_png, in_notebook, use_static
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -33,6 +47,7 @@ def shown(monkeypatch):
         return FakeHandle() if display_id else None
 
     monkeypatch.setattr(widgets, "display", fake_display)
+    monkeypatch.setattr("coursekit.voxel_widget.display", fake_display)
     monkeypatch.setattr("IPython.get_ipython", lambda: object())
     return displayed
 
@@ -105,14 +120,63 @@ def test_live_dashboard_updates_one_display_handle(shown):
     gan_like = lambda batch, step: {"loss_d": 0.7, "loss_g": 1.0 + step}
     fit(gan_like, [None], 9, callbacks=[dash], progress=False)
     controls, image = shown
-    assert controls.children == (dash.stop_button, dash.status)
+    assert controls.children[1] is dash.status
     assert image.data.startswith(PNG_MAGIC)
     handle = dash._handle
     assert isinstance(handle, FakeHandle)
     # on_start draws, then steps 3, 6 and 9, then on_end: one display and four in-place updates.
     assert len(handle.updates) == 4 and handle.updates[-1].data == dash.png
+    assert len({update.data for update in handle.updates}) == 4, "each redraw shows the new losses"
     assert len(calls) == 5
     assert dash.status.value == "step 9: loss_d 0.7, loss_g 9"
+
+
+@pytest.mark.parametrize("supported", [True, False], ids=["clicks reach fit", "no ui events"])
+def test_live_dashboard_shows_stop_where_a_click_reaches_fit_else_the_interrupt_hint(
+    shown, monkeypatch, supported
+):
+    dash = TrainingDashboard(static=False, every=100)
+    polls = []
+
+    def deliver_click():  # what jupyter-ui-poll does in a kernel: run the pending click handler now
+        polls.append(len(dash.steps))
+        if len(polls) == 3:
+            dash.stop_button.click()
+
+    monkeypatch.setattr(widgets, "ui_events_supported", lambda: supported)
+    monkeypatch.setattr(widgets, "process_ui_events", deliver_click)
+    monkeypatch.setattr(widgets, "POLL_SECONDS", 0.0)
+    result = fit(lambda batch, step: 1.0, [None], 50, callbacks=[dash], progress=False)
+    controls = shown[0].children[0]
+    if supported:
+        assert controls is dash.stop_button
+        assert polls == [1, 2, 3] and result.stop_reason == "stopped" and result.history["step"] == [0, 1, 2]
+    else:
+        assert controls is not dash.stop_button and "interrupt the kernel" in controls.value
+        assert polls == [] and result.stop_reason == "finished"
+
+
+def test_dashboard_polls_for_clicks_at_most_every_poll_seconds(shown, monkeypatch):
+    polls = []
+    monkeypatch.setattr(widgets, "ui_events_supported", lambda: True)
+    monkeypatch.setattr(widgets, "process_ui_events", lambda: polls.append(1))
+    fit(lambda batch, step: 1.0, [None], 200, callbacks=[TrainingDashboard(static=False, every=1000)],
+        progress=False)
+    assert 1 <= len(polls) < 20, "200 fast steps must not poll the kernel 200 times"
+
+
+def test_ui_events_need_a_kernel_with_do_one_iteration_and_jupyter_ui_poll(monkeypatch):
+    assert widgets.ui_events_supported() is False, "plain Python has no kernel to poll"
+    widgets.process_ui_events()  # and polling there does nothing
+    if importlib.util.find_spec("jupyter_ui_poll") is None:
+        pytest.skip("jupyter-ui-poll is not installed")
+    kernel = SimpleNamespace()
+    monkeypatch.setattr("IPython.get_ipython", lambda: SimpleNamespace(kernel=kernel))
+    assert widgets.ui_events_supported() is False, "ipykernel 7 has no do_one_iteration"
+    kernel.do_one_iteration = lambda: None
+    assert widgets.ui_events_supported() is True
+    monkeypatch.setitem(sys.modules, "jupyter_ui_poll", None)
+    assert widgets.ui_events_supported() is False, "without jupyter-ui-poll clicks wait for the cell to end"
 
 
 def test_dashboard_takes_over_a_resumed_history_and_aligns_metrics():
@@ -167,6 +231,87 @@ def test_image_slider_shows_static_png_or_live_widget(shown):
     assert live.widget.children[-1] is live.image and "traversal" in live.widget.children[0].value
 
 
+def tiny_voxels(z):
+    """(1, z_dim) -> (1, 1, 8, 8, 8) occupancy: a soft ball whose radius follows z[0] and centre z[1]."""
+    axis = torch.linspace(-1, 1, 8)
+    x, y, up = torch.meshgrid(axis, axis, axis, indexing="ij")
+    radius = 0.6 + 0.2 * torch.tanh(z[0, 0])
+    distance = ((x - 0.4 * torch.tanh(z[0, 1])) ** 2 + y**2 + up**2).sqrt()
+    return torch.sigmoid(6 * (radius - distance))[None, None]
+
+
+def test_voxel_viewer_every_slider_and_the_button_change_the_picture():
+    viewer = VoxelViewer(tiny_voxels, z_dim=2, static=False)
+    new_values = {"azim": 30, "elev": 60, "threshold": 0.3, "t": 1.0}
+    assert set(viewer.sliders) == set(new_values)
+    for name, value in new_values.items():
+        before = viewer.image.value
+        viewer.sliders[name].value = value
+        assert viewer.values[name] == value
+        assert viewer.image.value != before, f"moving {name} did not change the picture"
+        assert viewer.image.value == viewer.png
+    before = viewer.image.value
+    button = next(child for child in viewer.widget.children if type(child).__name__ == "Button")
+    button.click()
+    assert viewer.image.value != before, "new sample did not change the picture"
+
+
+def test_attribute_editor_every_checkbox_changes_the_face():
+    names = ["smiling", "eyeglasses", "hat"]
+
+    def edit(values):  # one colour channel per attribute
+        return torch.stack([torch.full((8, 8), 0.2 + 0.6 * v) for v in values])
+
+    editor = AttributeEditor(edit, torch.rand(3, 8, 8), names, [0, 1, 0], static=False)
+    assert [box.description for box in editor.checkboxes] == names
+    for index, box in enumerate(editor.checkboxes):
+        before = editor.image.value
+        box.value = not box.value
+        assert editor.values[index] == int(box.value)
+        assert editor.image.value != before, f"toggling {names[index]} did not change the face"
+    assert editor.values == [1, 0, 1]
+
+
+def build_every_widget():
+    """One of each widget with its automatic mode, shown; the dashboard after a short fit."""
+    edit = lambda values: torch.full((3, 8, 8), 0.3 + 0.4 * values[0])
+    built = [
+        image_slider(latent_image, z0=(-3.0, 3.0), n=(1, 5)),
+        VoxelViewer(tiny_voxels, z_dim=2),
+        AttributeEditor(edit, torch.rand(3, 8, 8), ["smiling"], [1]),
+    ]
+    for widget in built:
+        widget.show()
+    dash = TrainingDashboard(sample_fn=lambda: torch.rand(4, 1, 8, 8))
+    fit(lambda batch, step: 1.0, [None], 3, callbacks=[dash], progress=False)
+    return [*built, dash]
+
+
+@pytest.mark.parametrize("why", ["COURSEKIT_WIDGETS=static", "no front end", "no ipywidgets"])
+def test_static_fallback_shows_one_png_per_widget_and_no_widget_box(shown, monkeypatch, why):
+    monkeypatch.delenv(widgets.WIDGETS_ENV_VAR, raising=False)
+    if why != "no front end":
+        monkeypatch.setattr(widgets, "in_notebook", lambda: True)  # a kernel, which would otherwise go live
+    if why == "COURSEKIT_WIDGETS=static":
+        monkeypatch.setenv(widgets.WIDGETS_ENV_VAR, "static")
+    if why == "no ipywidgets":
+        monkeypatch.setitem(sys.modules, "ipywidgets", None)
+    built = build_every_widget()
+    assert all(widget.static for widget in built)
+    assert len(shown) == len(built), shown
+    for obj, widget in zip(shown, built, strict=True):
+        assert isinstance(obj, IPython.display.Image), f"{type(widget).__name__} showed {obj!r}"
+        assert obj.data.startswith(PNG_MAGIC)
+
+
+def test_live_mode_shows_widget_boxes(shown, monkeypatch):
+    monkeypatch.setenv(widgets.WIDGETS_ENV_VAR, "live")
+    built = build_every_widget()
+    assert not any(widget.static for widget in built)
+    boxes = [obj for obj in shown if not isinstance(obj, IPython.display.Image)]
+    assert [type(box).__name__ for box in boxes] == ["VBox", "VBox", "VBox", "HBox"]
+
+
 @pytest.mark.parametrize(
     ("sliders", "message"),
     [
@@ -196,3 +341,73 @@ def test_image_to_png_layouts_and_enlargement():
         image_to_png([[0.0]])
     with pytest.raises(ValueError, match=r"\(H, W\) or \(H, W, C\)"):
         image_to_png(np.zeros((4, 4, 2)))
+
+
+KERNEL_CELL = """
+import time
+from coursekit.train import fit
+from coursekit.widgets import TrainingDashboard
+dash = TrainingDashboard(static=False, every=10_000)
+result = fit(lambda batch, step: time.sleep(0.01) or 1.0, [None], {steps}, callbacks=[dash], progress=False)
+print("fit:", result.stop_reason, len(result.history["step"]))
+"""
+
+
+def run_in_kernel_and_click_stop(steps: int, timeout: float = 120.0):
+    """Run a fit with a live dashboard in a new kernel, queue a second cell behind it (as Run all does) and,
+    once the dashboard is shown, click Stop with a comm message as a front end does. Returns the model state
+    of each comm, the first control beside the status line, and the two cells' text outputs."""
+    from jupyter_client.manager import start_new_kernel
+
+    env = {**os.environ, widgets.WIDGETS_ENV_VAR: "live", "MPLBACKEND": "Agg"}
+    env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"  # ipykernel 6's debugger warns on stderr otherwise
+    manager, client = start_new_kernel(kernel_name="python3", env=env, startup_timeout=60)
+    try:
+        first = client.execute(KERNEL_CELL.format(steps=steps))
+        second = client.execute('print("next:", result.stop_reason)')
+        models, texts, control, deadline = {}, {first: "", second: ""}, None, time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                msg = client.get_iopub_msg(timeout=1)
+            except queue.Empty:
+                continue
+            kind, content, parent = msg["msg_type"], msg["content"], msg["parent_header"].get("msg_id")
+            if kind == "comm_open":
+                models[content["comm_id"]] = content["data"]["state"]
+            elif kind == "display_data" and control is None:
+                model_id = content["data"].get("application/vnd.jupyter.widget-view+json", {}).get("model_id")
+                if model_id in models and models[model_id]["_model_name"] == "HBoxModel":
+                    control = models[model_id]["children"][0].removeprefix("IPY_MODEL_")
+                    stop = next(i for i, m in models.items() if m.get("description") == "Stop")
+                    click = {"comm_id": stop, "data": {"method": "custom", "content": {"event": "click"}}}
+                    client.shell_channel.send(client.session.msg("comm_msg", click))
+            elif kind in ("stream", "error") and parent in texts:
+                texts[parent] += content.get("text") or "\n".join(content["traceback"])
+            elif kind == "status" and content["execution_state"] == "idle" and parent == second:
+                return models, control, texts[first], texts[second]
+        raise AssertionError(f"the kernel did not finish both cells in {timeout} s: {texts}")
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
+@pytest.mark.slow
+def test_stop_button_stops_fit_in_a_real_kernel_or_the_dashboard_says_to_interrupt():
+    """Where clicks reach a running cell (jupyter-ui-poll with ipykernel 6, as on Colab) the Stop click ends
+    fit within a poll and the queued cell runs after it; elsewhere (ipykernel 7) the dashboard shows the
+    interrupt hint in the Stop button's place and fit runs to its end."""
+    import ipykernel.kernelbase
+
+    clicks_reach_fit = importlib.util.find_spec("jupyter_ui_poll") is not None and hasattr(
+        ipykernel.kernelbase.Kernel, "do_one_iteration"
+    )
+    steps = 3000 if clicks_reach_fit else 30
+    models, control, first, second = run_in_kernel_and_click_stop(steps)
+    if clicks_reach_fit:
+        assert models[control].get("description") == "Stop", models[control]
+        reason, done = first.split("fit:")[1].split()
+        assert reason == "stopped" and int(done) < steps // 2, first
+        assert second == "next: stopped\n", "the queued cell ran before fit ended, or failed"
+    else:
+        assert "interrupt the kernel" in models[control].get("value", ""), models[control]
+        assert first.endswith(f"fit: finished {steps}\n") and second == "next: finished\n", (first, second)

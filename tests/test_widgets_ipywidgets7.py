@@ -1,9 +1,11 @@
-"""The widget code against Colab's ipywidgets 7.7 as well as the environment's ipywidgets 8.
+"""The widget code against Colab's widget and kernel stack as well as the environment's ipywidgets 8.
 
-ipywidgets 7.7.5 (and the two packages only it needs) is installed from the package registry with
-``pip install --no-deps --target`` into build/ipywidgets7 (once; later runs reuse it) and put first on
-PYTHONPATH of a pytest subprocess that runs tests/test_widgets.py. Skipped only when the registry is out
-of reach.
+Colab's versions (the fixture copy of its pip freeze: ipywidgets 7.7.1, ipykernel 6.17.1, IPython 7.34.0,
+jupyter_client 7.4.9, traitlets 5.7.1, and the few packages only they need) are installed from the package
+registry with ``pip install --no-deps --target`` into build/ipywidgets7 (once per requirement list; later runs
+reuse it) and put first on PYTHONPATH of a pytest subprocess that runs tests/test_widgets.py, including its
+real-kernel test, whose kernel inherits that path: a Stop click reaches a running ``fit`` as on Colab.
+Skipped only when the registry is out of reach.
 """
 
 import os
@@ -16,7 +18,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "build" / "ipywidgets7"
-REQUIREMENTS = ["ipywidgets==7.7.5", "ipython_genutils", "widgetsnbextension<4", "jupyterlab_widgets<2"]
+COLAB_FREEZE = ROOT / "tests" / "fixtures" / "colab" / "pip-freeze.gpu.txt"
+# Colab's kernel and widget stack, and what only it needs beside this environment's packages.
+COLAB_PACKAGES = (
+    "ipywidgets", "ipykernel", "ipython", "jupyter_client", "traitlets",
+    "ipython-genutils", "backcall", "pickleshare", "decorator", "entrypoints", "nest-asyncio",
+)
+PINS = dict(line.split("==", 1) for line in COLAB_FREEZE.read_text().splitlines() if "==" in line)
+REQUIREMENTS = [f"{name}=={PINS[name]}" for name in COLAB_PACKAGES]
 NETWORK_ERRORS = (
     "NewConnectionError", "Temporary failure in name resolution", "Network is unreachable",
     "Could not fetch URL", "ConnectTimeoutError", "ProxyError", "No matching distribution found",
@@ -26,9 +35,9 @@ pytestmark = pytest.mark.slow
 
 
 def ipywidgets7_path() -> Path:
-    """The directory holding ipywidgets 7.7.5, installed on first use (atomically: never half installed)."""
+    """The directory holding Colab's stack, installed on first use (atomically: never half installed)."""
     marker = TARGET / ".complete"
-    if marker.exists():
+    if marker.exists() and marker.read_text() == " ".join(REQUIREMENTS):
         return TARGET
     staging = TARGET.with_name(f"{TARGET.name}.partial-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
@@ -41,7 +50,7 @@ def ipywidgets7_path() -> Path:
         shutil.rmtree(staging, ignore_errors=True)
         output = result.stdout + result.stderr
         if any(error in output for error in NETWORK_ERRORS):
-            pytest.skip(f"package registry unreachable, cannot install ipywidgets 7.7.5: {output[-300:]}")
+            pytest.skip(f"package registry unreachable, cannot install {REQUIREMENTS}: {output[-300:]}")
         pytest.fail(f"pip could not install {REQUIREMENTS}:\n{output}")
     (staging / ".complete").write_text(" ".join(REQUIREMENTS))
     shutil.rmtree(TARGET, ignore_errors=True)
@@ -54,15 +63,17 @@ def test_widget_tests_pass_with_ipywidgets_7():
     python_path = os.pathsep.join(filter(None, [str(path), os.environ.get("PYTHONPATH")]))
     env = {**os.environ, "PYTHONPATH": python_path}
     env.pop("COURSEKIT_WIDGETS", None)
+    show_versions = "import ipywidgets as w, ipykernel as k; print(w.__version__, k.__version__, w.__file__)"
     version = subprocess.run(
-        [sys.executable, "-c", "import ipywidgets; print(ipywidgets.__version__, ipywidgets.__file__)"],
+        [sys.executable, "-c", show_versions],
         env=env, capture_output=True, text=True, cwd=ROOT,
     )
-    assert version.stdout.startswith(f"7.7.5 {path}"), f"ipywidgets 7.7.5 is not the one imported: {version}"
+    expected = f"{PINS['ipywidgets']} {PINS['ipykernel']} {path}"
+    assert version.stdout.startswith(expected), f"not Colab's versions imported: {version}"
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
          "tests/test_widgets.py"],
         env=env, capture_output=True, text=True, cwd=ROOT, timeout=300,
     )
-    assert run.returncode == 0, f"tests/test_widgets.py fails with ipywidgets 7.7.5:\n{run.stdout[-4000:]}"
+    assert run.returncode == 0, f"tests/test_widgets.py fails with {REQUIREMENTS}:\n{run.stdout[-4000:]}"
     assert " passed" in run.stdout and " failed" not in run.stdout
