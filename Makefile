@@ -40,8 +40,8 @@ $(STAMP): pyproject.toml
 
 # Every notebook asks for the kernel "python3": it is registered as this venv's Python by absolute path, so
 # neither PATH nor another python3 kernelspec can swap in an interpreter without coursekit (`make lab` also
-# puts the venv's Jupyter paths before the user's). JupyterLab's "get notified about official Jupyter news?" question is
-# answered "Never" by default (a user can still opt in under Settings > Notifications); no update checks.
+# puts the venv's Jupyter paths before the user's). JupyterLab's question "get notified about official
+# Jupyter news?" is answered "Never" by default (Settings > Notifications can still opt in); no update checks.
 $(JUPYTER_STAMP): $(STAMP) Makefile
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (coursekit)" >/dev/null
 	@rm -rf $(VENV)/share/jupyter/kernels/coursekit  # the same Python under another name (older Makefiles)
