@@ -35,6 +35,8 @@ from coursekit.nn import vae
 
 SIZE, BATCH, STEPS, STOP_AT = 28, 16, 30, 12  # the smoke profile's ae_steps; redraws every 5 steps
 VERSION = f"ipywidgets {ipywidgets.__version__}"
+IMAGES = torch.rand(4 * BATCH, 1, SIZE, SIZE, generator=torch.Generator().manual_seed(0))  # stand-in digits
+LOADER = [(batch, torch.zeros(len(batch), dtype=torch.long)) for batch in IMAGES.split(BATCH)]
 
 
 class Screen:
@@ -65,7 +67,7 @@ def dashboard_run(title, model, loss_fn, sample_fn=None, metrics=("loss",)):
                                              title=title)
     click = lambda step, logs: step == STOP_AT and dashboard.stop_button.click()
     with contextlib.redirect_stdout(io.StringIO()) as printed:
-        result = ck.train.fit(ck.train.vae_step(model, optimizer, loss_fn), loader, steps=STEPS, models=model,
+        result = ck.train.fit(ck.train.vae_step(model, optimizer, loss_fn), LOADER, steps=STEPS, models=model,
                               optimizers=optimizer, callbacks=[dashboard, click], seed=0, desc=title,
                               progress=False)
     model.eval()
@@ -105,11 +107,8 @@ def traversal(model, anchor):
 
 
 def main() -> int:
-    global loader
     ck.seed(0)
-    images = torch.rand(4 * BATCH, 1, SIZE, SIZE)
-    loader = [(batch, torch.zeros(len(batch), dtype=torch.long)) for batch in images.split(BATCH)]
-    test_digits, fixed_z = images[:8], torch.randn(16, 20)
+    test_digits, fixed_z = IMAGES[:8], torch.randn(16, 20)
     bce = lambda recon, x: losses.bernoulli_nll(recon, x, reduction="mean")
 
     autoencoder = vae.MLPAutoencoder(image_size=SIZE, latent_dim=20)
