@@ -364,7 +364,18 @@ def _make_slider(widgets, name: str, spec):
     if widgets is None:
         return value
     kind = widgets.IntSlider if integer else widgets.FloatSlider
-    return kind(value=value, min=low, max=high, step=step, description=name, continuous_update=True)
+    return kind(
+        value=value, min=low, max=high, step=step, description=name, continuous_update=True,
+        style=slider_style(name),
+    )
+
+
+def slider_style(description: str) -> dict:
+    """A slider's ``style``: the default label width (labels line up) unless it would cut the text off.
+
+    The default width fits about ten characters in ipywidgets 7 and 8 alike; longer labels get their own.
+    """
+    return {"description_width": "initial"} if len(description) > 10 else {}
 
 
 class ImageSlider:

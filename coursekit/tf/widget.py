@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from ..errors import expect_positive_int
-from ..widgets import display, image_to_png, ipywidgets_or_none, show_png, use_static
+from ..widgets import display, image_to_png, ipywidgets_or_none, show_png, slider_style, use_static
 from . import style as st
 from .images import as_batch, resize_max_side
 
@@ -72,7 +72,8 @@ class StyleTransferWidget:
             content=widgets.Dropdown(options=list(self.contents), value=v["content"], description="content"),
             style=widgets.Dropdown(options=list(self.styles), value=v["style"], description="style"),
             log10_ratio=widgets.FloatSlider(
-                value=v["log10_ratio"], min=-8.0, max=1.0, step=0.5, description="log10 style/content"
+                value=v["log10_ratio"], min=-8.0, max=1.0, step=0.5, description="log10 style/content",
+                style=slider_style("log10 style/content"),
             ),
             tv=widgets.FloatSlider(value=v["tv"], min=0.0, max=60.0, step=1.0, description="TV weight"),
             steps=widgets.IntSlider(
