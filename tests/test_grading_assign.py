@@ -1,5 +1,6 @@
-"""Lab generation with otter assign: deterministic labs, course layout kept, no leaks, works without a tests
-folder (as on Colab), and ``python -m coursekit assign --check`` semantics."""
+"""Lab generation with otter assign: deterministic labs, course layout kept, public tests as package data and
+no leaks (of solutions, hidden tests or hidden expected values), checks that work without a notebook file or
+a tests folder (as on Colab), and ``python -m coursekit assign --check`` semantics."""
 
 import json
 import os
@@ -12,7 +13,7 @@ import pytest
 
 from coursekit import __main__ as cli
 from coursekit.course import ROOT
-from coursekit.grading import assign, store
+from coursekit.grading import assign, store, suite
 
 FIXTURE = Path(__file__).parent / "fixtures" / "grading" / "99_fixture.ipynb"
 
@@ -34,11 +35,11 @@ def fixture_store(tmp_path_factory):
 @pytest.fixture(scope="module")
 def fixture_target(tmp_path_factory):
     out = tmp_path_factory.mktemp("assign")
-    return assign.LabTarget("99", FIXTURE, out / "labs" / FIXTURE.name, out / "build" / "99")
+    return assign.LabTarget("99", FIXTURE, out / "labs" / FIXTURE.name, out / "build" / "99", out / "public")
 
 
 @pytest.fixture(scope="module")
-def generated(fixture_target):
+def generated(fixture_target, fixture_store):
     return assign.generate(fixture_target)
 
 
@@ -52,34 +53,44 @@ def test_lab_keeps_the_course_layout_and_points_its_badge_at_itself(generated):
     first, setup, config = (c.source for c in nb.cells[:3])
     assert first.startswith("# 99") and "/blob/main/labs/99_fixture.ipynb" in first
     assert "solutions/" not in first
-    assert setup.index("ck.setup()") < setup.index("grader = otter.Notebook(")
+    assert setup.index("ck.setup()") < setup.index('grader = ck.grading.Checker("99")')
+    assert "How this lab is graded" in first and "Questions `q1`, `q2` have hidden tests." in first
     assert "ck.profile(" in config
-    assert sum("otter.Notebook(" in c.source for c in nb.cells) == 1
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert "otter" not in code and "otter" not in nb.metadata
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert all(not c.outputs and c.execution_count is None for c in code)
     checks = [c.source for c in code if "grader.check" in c.source]
     assert checks == [f'grader.check("q{i}")' for i in (1, 2, 3)]
-    assert generated.bundle.name == "99_fixture-autograder.zip" and generated.bundle.exists()
+    assert generated.bundle.name == "99_fixture-grader.zip" and generated.bundle.exists()
 
 
-def test_lab_tests_live_in_the_metadata_without_hidden_cases(generated):
-    nb = nbformat.reads(generated.lab, as_version=4)
-    tests = nb.metadata["otter"]["tests"]
-    assert sorted(tests) == ["q1", "q2", "q3"]
-    assert assign.leaks(nb) == []
-    assert "check_range" not in generated.lab and "'square'" not in generated.lab, "hidden tests leaked"
+def test_students_get_public_cases_and_their_values_the_bundle_gets_everything(generated):
+    public = suite.loads(generated.public_suite, expect_lab="99")
+    assert [(q.name, q.points, len(q.cases), q.hidden_removed) for q in public] == [
+        ("q1", 2.0, 1, 1), ("q2", 3.0, 1, 1), ("q3", 1.0, 1, 0)]
+    assert not any(c.hidden for q in public for c in q.cases)
+    assert "check_range" not in generated.public_suite and "'square'" not in generated.public_suite
+    assert sorted(generated.public_values) == ["kl"], "only values that public cases read are shipped"
+    bundle = assign.read_bundle(generated.bundle)
+    assert bundle.number == "99" and bundle.lab == generated.lab and sorted(bundle.values) == ["kl", "square"]
+    assert [sum(c.points for c in q.cases) for q in bundle.questions] == [2.0, 3.0, 1.0]
+    assert [c.hidden for c in bundle.questions[0].cases] == [False, True]
 
 
 def test_assign_check_is_stable_and_reports_stale_and_missing_labs(fixture_target, generated, monkeypatch):
     assert assign.assign([fixture_target]) == []
     assert fixture_target.lab.read_text() == generated.lab
+    assert fixture_target.public_suite.read_text() == generated.public_suite
     assert assign.assign([fixture_target], check=True) == [], "a second otter assign must give the same bytes"
     monkeypatch.setattr(assign, "generate", lambda target: generated)
+    stale = f"{fixture_target.lab} differs from what assign writes from 99_fixture.ipynb"
     fixture_target.lab.write_text(generated.lab.replace("Question 1", "Question one"))
-    assert assign.assign([fixture_target], check=True) == [f"{fixture_target.lab} differs from what assign "
-                                                           "writes from 99_fixture.ipynb"]
+    assert assign.assign([fixture_target], check=True) == [stale]
     fixture_target.lab.unlink()
-    assert assign.assign([fixture_target], check=True) == [f"{fixture_target.lab} is missing"]
+    fixture_target.public_values.unlink()
+    assert assign.assign([fixture_target], check=True) == [
+        stale, f"{fixture_target.public_values} differs from the public part of the store"]
 
 
 def test_cli_assign_check_exits_1_listing_stale_labs(monkeypatch, capsys, fixture_target):
@@ -103,7 +114,7 @@ def test_leaks_flags_solution_code_outside_a_solution_block():
     problems = assign.leaks(nb)
     assert len(problems) == 2
     assert "wrap solution cells in raw cells '# BEGIN SOLUTION'" in problems[0]
-    assert problems[1] == "hidden test of q1 in the notebook metadata"
+    assert problems[1].startswith("test cases in the notebook metadata")
 
 
 def _outputs(cell) -> str:
@@ -111,25 +122,30 @@ def _outputs(cell) -> str:
 
 
 @pytest.mark.slow
-def test_lab_checks_run_from_the_metadata_with_no_tests_folder(generated, fixture_store, tmp_path):
-    """As on Colab: only the notebook in the folder. Solutions pasted back pass; a planted mistake shows its
-    hint; a blank answer fails with a message."""
+def test_lab_checks_run_with_no_notebook_file_and_no_tests_folder(generated, fixture_target, tmp_path):
+    """As on Colab: the kernel's folder is empty and the values come from the public package data. Solutions
+    pasted back pass; a planted mistake shows its hint; a blank answer fails with a message; the notebook goes
+    on past every failure, and every check says hidden tests decide the grade."""
+    assign.assign([fixture_target])
     nb = nbformat.reads(generated.solved, as_version=4)
     kl_cell = next(c for c in nb.cells if "def gaussian_kl" in c.source)
     kl_cell.source = kl_cell.source.replace("return -0.5 *", "return 0.5 *")
     layer_cell = next(c for c in nb.cells if "def make_layer" in c.source)
     layer_cell.source = "def make_layer():\n    ..."
-    path = tmp_path / FIXTURE.name
-    nbformat.write(nb, path)
     client = nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
                                      resources={"metadata": {"path": str(tmp_path)}})
-    client.execute(env={**os.environ, "COURSEKIT_OFFLINE": "1", "COURSEKIT_PROFILE": "smoke"})
-    assert not (tmp_path / "tests").exists(), "the checks must run from the notebook metadata"
+    env = {k: v for k, v in os.environ.items() if k != store.DIR_ENV}
+    client.execute(env={**env, "COURSEKIT_OFFLINE": "1", "COURSEKIT_PROFILE": "smoke",
+                        "COURSEKIT_PUBLIC_DIR": str(fixture_target.public_dir)})
+    assert list(tmp_path.iterdir()) == [], "the checks need no notebook file and no tests folder"
     checks = {re.search(r'"(q\d)"', c.source).group(1): _outputs(c)
               for c in nb.cells if c.source.startswith("grader.check")}
-    assert "q1 results: All test cases passed!" in checks["q1"]
+    assert "q1: 1 of 1 public tests passed" in checks["q1"]
+    assert "q2: 0 of 1 public tests passed" in checks["q2"]
     assert "KL is negative: check the sign" in checks["q2"]
     assert "expected a torch.nn.Module, got NoneType" in checks["q3"]
+    assert all("hidden tests" in text for name, text in checks.items() if name != "q3")
+    assert "no hidden tests" in checks["q3"]
 
 
 def committed_labs():
@@ -183,7 +199,9 @@ def test_student_labs_hold_no_solution_code_and_no_hidden_tests(lab, generated):
     assert assign.leaks(nb) == []
     solution_lines, hidden_lines = master_secrets(master)
     assert solution_lines and (hidden_lines or lab != FIXTURE)
-    code = "\n".join(c.source for c in nb.cells) + json.dumps(nb.metadata)
+    public = generated.public_suite if lab == FIXTURE else (ROOT / "coursekit" / "grading" / "public" /
+                                                            f"{lab.name[:2]}.json").read_text()
+    code = "\n".join(c.source for c in nb.cells) + json.dumps(nb.metadata) + public
     leaked = [line for line in solution_lines + hidden_lines
               if line in code or json.dumps(line)[1:-1] in code]
-    assert not leaked, f"{lab.name} shows solution or hidden-test lines: {leaked}"
+    assert not leaked, f"{lab.name} or its public tests show solution or hidden-test lines: {leaked}"

@@ -1,7 +1,7 @@
-"""Grading round trips with ``otter run`` (no Docker): for every lab that exists (course.yml modules whose
-solution notebook exists, plus the fixture lab) the solution gets full marks, the blank lab zero on every
-question, a planted wrong answer loses points on exactly that question and the feedback shows its hint; and
-20 mixed submissions (good, blank, wrong, hostile) grade to the right CSV."""
+"""Grading round trips with ``coursekit grade`` (a fresh runner process per submission): for every lab that
+exists (course.yml modules whose solution notebook exists, plus the fixture lab) the solution gets full marks,
+the blank lab zero on every question, a planted wrong answer loses points on exactly that question and the
+feedback shows its hint; and 20 mixed submissions (good, blank, wrong, hostile) grade to the right CSV."""
 
 import csv
 import hashlib
@@ -29,7 +29,8 @@ def course_labs():
 
 
 def make_target(number, solution, folder):
-    return assign.LabTarget(number, solution, folder / "labs" / solution.name, folder / "build" / number)
+    return assign.LabTarget(number, solution, folder / "labs" / solution.name, folder / "build" / number,
+                            folder / "public")
 
 
 def plant_mistake(solved: str, mistake: dict) -> str:
@@ -79,21 +80,18 @@ def test_course_lab_round_trip(number, tmp_path):
 
 # ---- the fixture lab: round trip and 20 mixed submissions -------------------------------------------------
 
+# Hostile answers: only answer cells' definitions run while grading, so each attack sits where it runs: in the
+# body of a function a test calls, or in an assignment that runs when the answer cell is defined.
+SQUARE = "def square(x):\n    return x * x\n"
 HOSTILE = {
-    "loop": "while True:\n    pass",
-    "sysexit": "import sys\nsys.exit()",
-    "osexit": "import os\nos._exit(1)",
-    "hog": "big = bytearray(50 * 2**30)",
-    "wiper": "import os, shutil\nfor p in os.listdir('.'):\n"
-             "    shutil.rmtree(p) if os.path.isdir(p) else os.remove(p)\n"
-             "shutil.rmtree('..', ignore_errors=True)",
+    "loop": "import time\ndef square(x):\n    while True:\n        try:\n            time.sleep(1)\n"
+            "        except BaseException:\n            pass\n",
+    "sysexit": SQUARE + "_ = __import__('sys').exit()\n",
+    "osexit": "def square(x):\n    __import__('os')._exit(1)\n",
+    "hog": SQUARE + "big = bytearray(50 * 2**30)\n",
+    "wiper": SQUARE + "import os, shutil\n_ = [os.remove(p) for p in os.listdir('.') if os.path.isfile(p)]\n"
+             "_ = shutil.rmtree('..', ignore_errors=True)\n",
 }
-
-
-def with_cell_after_setup(text: str, source: str) -> str:
-    nb = nbformat.reads(text, as_version=4)
-    nb.cells.insert(2, nbformat.v4.new_code_cell(source))
-    return nbformat.writes(nb)
 
 
 def with_answer(text: str, contains: str, source: str) -> str:
@@ -103,17 +101,23 @@ def with_answer(text: str, contains: str, source: str) -> str:
     return nbformat.writes(nb)
 
 
-@pytest.fixture(scope="module")
-def fixture_lab(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("fixture-lab")
+def generate_fixture_lab(folder: Path) -> assign.Generated:
+    """The fixture lab generated into ``folder``, its expected values recorded into a private store."""
     previous = os.environ.get(store.DIR_ENV)
     os.environ[store.DIR_ENV] = str(folder / "expected")
-    store.record_solution(FIXTURE, "99")
-    yield assign.generate(make_target("99", FIXTURE, folder))
-    if previous is None:
-        os.environ.pop(store.DIR_ENV)
-    else:
-        os.environ[store.DIR_ENV] = previous
+    try:
+        store.record_solution(FIXTURE, "99")
+        return assign.generate(make_target("99", FIXTURE, folder))
+    finally:
+        if previous is None:
+            os.environ.pop(store.DIR_ENV)
+        else:
+            os.environ[store.DIR_ENV] = previous
+
+
+@pytest.fixture(scope="module")
+def fixture_lab(tmp_path_factory):
+    return generate_fixture_lab(tmp_path_factory.mktemp("fixture-lab"))
 
 
 def mixed_submissions(lab: assign.Generated) -> dict[str, tuple[str | bytes, dict, str]]:
@@ -130,11 +134,12 @@ def mixed_submissions(lab: assign.Generated) -> dict[str, tuple[str | bytes, dic
     subs["wrong_q2_mean"] = (with_answer(lab.solved, "def gaussian_kl", mean_kl), full | {"q2": 1.5}, "ok")
     subs["wrong_q3"] = (with_answer(lab.solved, "def make_layer", "def make_layer():\n"
                                     "    return torch.nn.Linear(8, 2, bias=False)"), full | {"q3": 0.0}, "ok")
-    subs["hostile_loop"] = (with_cell_after_setup(lab.solved, HOSTILE["loop"]), zero, "timeout")
-    subs["hostile_sysexit"] = (with_cell_after_setup(lab.solved, HOSTILE["sysexit"]), full, "ok")
-    subs["hostile_osexit"] = (with_cell_after_setup(lab.solved, HOSTILE["osexit"]), zero, "crashed")
-    subs["hostile_hog"] = (with_cell_after_setup(lab.solved, HOSTILE["hog"]), full, "ok")
-    subs["hostile_wiper"] = (with_cell_after_setup(lab.solved, HOSTILE["wiper"]), None, None)
+    hostile = {name: with_answer(lab.solved, "def square", source) for name, source in HOSTILE.items()}
+    subs["hostile_loop"] = (hostile["loop"], zero, "timeout")
+    subs["hostile_sysexit"] = (hostile["sysexit"], full, "ok")
+    subs["hostile_osexit"] = (hostile["osexit"], zero, "crashed")
+    subs["hostile_hog"] = (hostile["hog"], full, "ok")
+    subs["hostile_wiper"] = (hostile["wiper"], full, "tampered")
     subs["not_json"] = (b"\x00\x01 this is not a notebook", zero, "invalid notebook")
     subs["empty"] = (b"", zero, "invalid notebook")
     subs["json_not_notebook"] = ('{"student": "mallory"}', zero, "invalid notebook")
@@ -187,16 +192,3 @@ def test_out_path_inside_the_submissions_folder_is_refused(tmp_path):
     (tmp_path / "a.ipynb").write_text("{}")
     with pytest.raises(ValueError, match="outside the submissions folder"):
         grade.grade_folder(FIXTURE, tmp_path, tmp_path / "grades.csv")
-
-
-def test_failed_checks_reads_exception_messages_from_otter_output():
-    output = ("q2 results:\n    q2 - 1 result:\n        \u274c Test case failed\n        Trying:\n"
-              "            g.check_close('99', 'kl', x)\n        Expecting nothing\n"
-              "        **********************************************************************\n"
-              "        Line 3, in q2 0\n        Failed example:\n            g.check_close('99', 'kl', x)\n"
-              "        Exception raised:\n            Traceback (most recent call last):\n"
-              "              File \"<doctest q2 0[2]>\", line 1, in <module>\n"
-              "            AssertionError: kl: expected 1, got -1: KL is negative: check the sign\n\n"
-              "    q2 - 2 result:\n        \u2705 Test case passed")
-    message = "AssertionError: kl: expected 1, got -1: KL is negative: check the sign"
-    assert grade.failed_checks(output) == [message]

@@ -1,23 +1,30 @@
-"""Grade a folder of submitted notebooks into a CSV gradebook with otter-grader (``otter run``, no Docker).
+"""Grade a folder of submitted notebooks into a CSV gradebook, each in a fresh process that the submission
+cannot disarm (``coursekit.grading.runner``).
 
-Each submission runs in its own process group in a temporary folder (a copy of the notebook and of the
-autograder zip; ``TMPDIR`` points there too), under a time limit (the whole group is killed when it runs
-out) and a memory limit (``RLIMIT_AS`` set by ``coursekit.grading.limits`` before otter starts, inherited by
-its kernel). Nothing is written into the submissions folder. Every submission gets a row, whatever it does:
+Each submission is graded by its own runner process group in a temporary folder (a copy of the notebook and
+of the grading bundle; ``TMPDIR`` points there too), under a time limit (the whole group is killed when it
+runs out) and a memory limit (``RLIMIT_AS`` set by ``coursekit.grading.limits`` before the runner starts).
+The runner runs the pristine lab with only the definitions of the submission's answer cells, then every
+test case, hidden ones included; see its docstring. Nothing is written into the submissions folder. Every
+submission gets a row, whatever it does:
 
-- ``ok``: otter produced results (a cell that raises, ``sys.exit()`` or a failed allocation only costs the
-  points of the checks it breaks);
-- ``timeout``: the time limit ran out (an infinite loop);
-- ``crashed``: otter produced no results (the kernel died: ``os._exit()``, the grading files deleted...);
+- ``ok``: the runner produced results (an answer that raises, ``sys.exit()`` or a failed allocation only
+  costs the points of the checks it breaks);
+- ``tampered``: the submission changed the grading environment (patched a check, ``numpy``, ``torch`` or
+  ``builtins``, read the expected values or the bundle, started a process...): the change was undone,
+  each question it happened in scores 0, and the feedback lists the evidence;
+- ``timeout``: the time limit ran out (an endless loop that even the per-case limit could not stop);
+- ``crashed``: the runner produced no results (the process died: ``os._exit()``, memory...);
 - ``invalid notebook``: the file is not a notebook (not JSON, not nbformat 4).
 
 The CSV (written atomically) has the columns ``student, <one per question>, total, max, status``; beside it
-``<csv stem>_feedback/<student>.txt`` lists each question's failed checks and their messages.
+``<csv stem>_feedback/<student>.txt`` lists each question's failed checks and their messages, the code the
+runner ignored and any tampering evidence, and ``<csv stem>_summary.md`` / ``.png`` report on the class
+(``coursekit.grading.report``).
 """
 
 from __future__ import annotations
 
-import ast
 import csv
 import io
 import json
@@ -29,27 +36,22 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
-STATUSES = ("ok", "timeout", "crashed", "invalid notebook")
+from . import assign
+from .report import write_summary
+from .suite import Question
+
+STATUSES = ("ok", "tampered", "timeout", "crashed", "invalid notebook")
 DEFAULT_TIMEOUT = 600.0
 DEFAULT_MEMORY_MB = 8192
 DEFAULT_JOBS = 2
 GRADING_ENV = {"COURSEKIT_PROFILE": "smoke", "COURSEKIT_OFFLINE": "1", "COURSEKIT_WIDGETS": "static",
                "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
-
-
-@dataclass(frozen=True)
-class Question:
-    """A graded question of a lab: its name and its points."""
-
-    name: str
-    points: float
 
 
 @dataclass
@@ -62,29 +64,13 @@ class Result:
     failures: dict[str, list[str]] = field(default_factory=dict)
     detail: str = ""
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)
 
 
 def questions_in_bundle(bundle: Path) -> list[Question]:
-    """The questions and points of an autograder zip, read from its ``tests/*.py`` (otter's OK format)."""
-    found = []
-    with zipfile.ZipFile(bundle) as archive:
-        for name in sorted(n for n in archive.namelist() if re.fullmatch(r"tests/[^/]+\.py", n)):
-            tree = ast.parse(archive.read(name).decode("utf-8"))
-            for node in tree.body:
-                targets = [getattr(t, "id", None) for t in getattr(node, "targets", [])]
-                if isinstance(node, ast.Assign) and "test" in targets:
-                    test = ast.literal_eval(node.value)
-                    found.append(Question(str(test["name"]), float(test.get("points") or 0)))
-    if not found:
-        raise ValueError(f"{bundle}: expected an otter autograder zip with tests/*.py, found no tests")
-    return _natural_sort(found)
-
-
-def _natural_sort(questions: list[Question]) -> list[Question]:
-    def key(q: Question):
-        return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", q.name)]
-
-    return sorted(questions, key=key)
+    """The questions (with points and cases) of a grading bundle written by ``coursekit assign``."""
+    return assign.read_bundle(bundle).questions
 
 
 def student_id(path: Path) -> str:
@@ -116,54 +102,19 @@ def notebook_problem(path: Path) -> str | None:
     return None
 
 
-def failed_checks(output: str) -> list[str]:
-    """The messages of the failed test cases in one question's otter output (exception or doctest diff)."""
-    messages = []
-    for chunk in output.split("Test case failed")[1:]:
-        lines = chunk.splitlines()
-        message = _exception_message(lines) or _doctest_difference(lines) or "failed (no message)"
-        messages.append(message)
-    return messages
-
-
-def _exception_message(lines: list[str]) -> str | None:
-    starts = [i for i, line in enumerate(lines) if line.strip() == "Traceback (most recent call last):"]
-    if not starts:
-        return None
-    indent = len(lines[starts[0]]) - len(lines[starts[0]].lstrip())
-    found = []
-    for line in lines[starts[0] + 1:]:
-        if not line.strip():
-            continue
-        depth = len(line) - len(line.lstrip())
-        if depth < indent or re.match(r"\s*(Line \d+, in |q\S* - \d+ result:)", line):
-            break
-        if depth == indent:
-            found.append(line.strip())
-    return " ".join(found) or None
-
-
-def _doctest_difference(lines: list[str]) -> str | None:
-    text = "\n".join(line.strip() for line in lines)
-    match = re.search(r"Expected:\n(.*?)\nGot:\n(.*?)(\n\n|$)", text, re.S)
-    if match:
-        return f"expected output {match.group(1).strip()!r}, got {match.group(2).strip()!r}"
-    return None
-
-
-def read_results(path: Path, questions: list[Question]) -> tuple[dict[str, float], dict[str, list[str]]]:
-    """Scores and failed-check messages per question from otter's ``results.json``."""
-    data = json.loads(path.read_text())
-    by_name = {t.get("name"): t for t in data.get("tests", [])}
-    scores, failures = {}, {}
-    for q in questions:
-        test = by_name.get(q.name, {})
-        score = test.get("score")
-        scores[q.name] = float(score) if isinstance(score, (int, float)) else 0.0
-        if scores[q.name] < q.points:
-            messages = failed_checks(test.get("output") or "")
-            failures[q.name] = messages or ["no result (the question's tests never ran)"]
-    return scores, failures
+def read_results(path: Path, questions: list[Question]) -> tuple[str, dict, dict, list[str], list[str]]:
+    """Status, scores, failure messages, notes and evidence from the runner's JSON result."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or not isinstance(data.get("scores"), dict):
+        raise ValueError(f"expected the runner's result with scores, got {str(data)[:100]!r}")
+    scores = {q.name: min(float(data["scores"].get(q.name, 0.0)), q.points) for q in questions}
+    failures = {q.name: [str(m) for m in data.get("failures", {}).get(q.name, [])] for q in questions
+                if scores[q.name] < q.points}
+    for messages in failures.values():
+        messages[:] = messages or ["no result (the question's tests never ran)"]
+    notes = [str(n) for n in data.get("ignored", []) + data.get("errors", [])]
+    evidence = [str(e) for e in data.get("evidence", [])]
+    return ("tampered" if evidence else "ok"), scores, failures, notes, evidence
 
 
 def _kill_group(pid: int) -> None:
@@ -175,7 +126,7 @@ def _kill_group(pid: int) -> None:
 
 def grade_one(submission: Path, bundle: Path, questions: list[Question], timeout: float = DEFAULT_TIMEOUT,
               memory_mb: int = DEFAULT_MEMORY_MB) -> Result:
-    """Grade one submission in a temporary folder with ``otter run`` under time and memory limits."""
+    """Grade one submission in a temporary folder with the runner, under time and memory limits."""
     student = student_id(submission)
     zeros = {q.name: 0.0 for q in questions}
     start = time.monotonic()
@@ -183,20 +134,21 @@ def grade_one(submission: Path, bundle: Path, questions: list[Question], timeout
     if problem:
         return Result(student, "invalid notebook", zeros, {}, problem)
     with tempfile.TemporaryDirectory(prefix="coursekit-grade-") as tmp:
-        work, out, scratch = Path(tmp) / "work", Path(tmp) / "out", Path(tmp) / "tmp"
-        for folder in (work, out, scratch):
+        folders = {name: Path(tmp) / name for name in ("work", "bundle", "out", "tmp")}
+        for folder in folders.values():
             folder.mkdir()
-        notebook = work / "submission.ipynb"
+        notebook, copy = folders["work"] / "submission.ipynb", folders["bundle"] / "grader.zip"
         shutil.copyfile(submission, notebook)
-        shutil.copyfile(bundle, work / "autograder.zip")
-        env = {**os.environ, **GRADING_ENV, "TMPDIR": str(scratch)}
+        shutil.copyfile(bundle, copy)
+        env = {**os.environ, **GRADING_ENV, "TMPDIR": str(folders["tmp"])}
         command = [sys.executable, "-m", "coursekit.grading.limits", str(memory_mb),
-                   sys.executable, "-m", "otter", "run", "--no-logo", "-a", str(work / "autograder.zip"),
-                   "-o", str(out), str(notebook)]
-        log_path = Path(tmp) / "otter.log"
+                   sys.executable, "-m", "coursekit.grading.runner", str(copy), str(notebook),
+                   str(folders["out"] / "result.json")]
+        log_path = Path(tmp) / "runner.log"
         with open(log_path, "wb") as log:
-            process = subprocess.Popen(command, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL, start_new_session=True)
+            process = subprocess.Popen(command, cwd=folders["work"], env=env, stdout=log,
+                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                       start_new_session=True)
             try:
                 process.wait(timeout=timeout)
                 timed_out = False
@@ -209,15 +161,16 @@ def grade_one(submission: Path, bundle: Path, questions: list[Question], timeout
         if timed_out:
             detail = f"killed after the time limit of {timeout:g} s"
             return Result(student, "timeout", zeros, {}, detail, seconds)
-        results = out / "results.json"
         try:
-            scores, failures = read_results(results, questions)
+            if process.returncode != 0:
+                raise ValueError(f"the runner exited with code {process.returncode}")
+            outcome = read_results(folders["out"] / "result.json", questions)
         except (OSError, ValueError) as exc:
             tail = log_path.read_text(errors="replace")[-1500:]
-            return Result(student, "crashed", zeros, {},
-                          f"otter produced no results ({type(exc).__name__}); exit code "
-                          f"{process.returncode}; log tail:\n{tail}", seconds)
-    return Result(student, "ok", scores, failures, "", seconds)
+            detail = f"the runner produced no results ({exc}); log tail:\n{tail}"
+            return Result(student, "crashed", zeros, {}, detail, seconds)
+    status, scores, failures, notes, evidence = outcome
+    return Result(student, status, scores, failures, "", seconds, notes, evidence)
 
 
 def _number(value: float) -> str:
@@ -242,11 +195,17 @@ def feedback_text(result: Result, questions: list[Question]) -> str:
              f"total: {_number(total)} / {_number(sum(q.points for q in questions))}", ""]
     if result.detail:
         lines += ["detail:", *("  " + line for line in result.detail.splitlines()), ""]
+    if result.evidence:
+        lines += ["tampering (undone; the questions it happened in score 0):",
+                  *(f"  - {item}" for item in result.evidence), ""]
     for q in questions:
         score = result.scores.get(q.name, 0.0)
         lines.append(f"{q.name}: {_number(score)} / {_number(q.points)}")
         for message in result.failures.get(q.name, []):
             lines.append(f"  - {message}")
+    if result.notes:
+        lines += ["", "notes (only the definitions in answer cells are graded; other cells never run):",
+                  *(f"  - {note}" for note in result.notes)]
     if result.status == "ok" and not result.failures:
         lines += ["", "all checks passed"]
     return "\n".join(lines) + "\n"
@@ -290,6 +249,7 @@ def grade_folder(bundle: Path, submissions: Path, out_csv: Path, timeout: float 
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(gradebook_rows(results, questions))
     _write_atomic(out_csv, buffer.getvalue())
+    write_summary(out_csv, questions, results)
     for r in results:
         _write_atomic(feedback_dir(out_csv) / f"{safe_file_name(r.student)}.txt", feedback_text(r, questions))
         if progress:

@@ -1,10 +1,15 @@
 """The store of expected values that lab checks compare with: one small ``npz`` per lab.
 
-``coursekit/grading/expected/<lab>.npz`` maps a key (e.g. ``"kl"``) to a numpy array produced by running the
-lab's solution notebook. Record mode (environment ``COURSEKIT_RECORD_EXPECTED=1``) stores values instead of
-comparing them; ``python -m coursekit expected NN`` runs the solution in that mode and writes the file.
-While recording, ``COURSEKIT_EXPECTED_DIR`` can point the store at another folder (the CLI records into a
-temporary folder and moves the finished file into place, so a failed run never leaves half a file).
+``solutions/expected/<lab>.npz`` (the instructor's store, in the repository, not in the package) maps every
+key a lab's tests read (e.g. ``"kl"``) to a numpy array produced by running the lab's solution notebook.
+Record mode (environment ``COURSEKIT_RECORD_EXPECTED=1``) stores values instead of comparing them;
+``python -m coursekit expected NN`` runs the solution in that mode and writes the file.
+``COURSEKIT_EXPECTED_DIR`` points the store at another folder (tests, and the recording itself: it records
+into a temporary folder and moves the finished file into place, so a failed run never leaves half a file).
+
+Students get only the values their public tests read: ``coursekit assign`` writes them to the package data
+``coursekit/grading/public/<lab>.npz``, used when no instructor store exists (an installed coursekit, e.g. on
+Colab). The grading runner ``seal``s the bundle's values into memory before any submission code runs.
 """
 
 from __future__ import annotations
@@ -16,13 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
-PACKAGE_DIR = Path(__file__).resolve().parent / "expected"
+INSTRUCTOR_DIR = Path(__file__).resolve().parents[2] / "solutions" / "expected"
+PUBLIC_DIR = Path(__file__).resolve().parent / "public"
 RECORD_ENV = "COURSEKIT_RECORD_EXPECTED"
 DIR_ENV = "COURSEKIT_EXPECTED_DIR"
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _LAB = re.compile(r"^[0-9]{2}$")
 
 _cache: dict[Path, tuple[float, dict[str, np.ndarray]]] = {}
+_sealed: dict[str, dict[str, np.ndarray]] = {}
 
 
 def recording() -> bool:
@@ -31,9 +38,20 @@ def recording() -> bool:
 
 
 def store_dir() -> Path:
-    """The folder of the npz files: ``COURSEKIT_EXPECTED_DIR`` if set, else the package's own folder."""
+    """The instructor's npz folder: ``COURSEKIT_EXPECTED_DIR`` if set, else ``solutions/expected``."""
     override = os.environ.get(DIR_ENV)
-    return Path(override) if override else PACKAGE_DIR
+    return Path(override) if override else INSTRUCTOR_DIR
+
+
+def public_path(lab: str) -> Path:
+    """The package-data npz of a lab's public values (``COURSEKIT_PUBLIC_DIR`` overrides the folder)."""
+    override = os.environ.get("COURSEKIT_PUBLIC_DIR")
+    return (Path(override) if override else PUBLIC_DIR) / f"{_check_lab(lab)}.npz"
+
+
+def seal(lab: str, values: dict[str, np.ndarray]) -> None:
+    """Serve ``lab``'s values from memory from now on (the grading runner, before submission code runs)."""
+    _sealed[_check_lab(lab)] = {k: np.array(v, copy=True) for k, v in values.items()}
 
 
 def _check_lab(lab: str) -> str:
@@ -53,16 +71,26 @@ def path(lab: str) -> Path:
     return store_dir() / f"{_check_lab(lab)}.npz"
 
 
+def read_npz(file: Path) -> dict[str, np.ndarray]:
+    """Every array of an npz file (no pickles)."""
+    with np.load(file, allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
+
+
 def load(lab: str) -> dict[str, np.ndarray]:
-    """Every stored value of one lab (empty when the lab has no file yet). Cached until the file changes."""
+    """Every stored value of one lab: sealed values, else the instructor's store, else the public values
+    (empty when none exists). Cached until the file changes."""
+    if _check_lab(lab) in _sealed:
+        return dict(_sealed[lab])
     file = path(lab)
+    if not file.exists() and os.environ.get(DIR_ENV) is None:
+        file = public_path(lab)
     if not file.exists():
         return {}
     mtime = file.stat().st_mtime
     cached = _cache.get(file)
     if cached is None or cached[0] != mtime:
-        with np.load(file, allow_pickle=False) as data:
-            cached = (mtime, {k: data[k] for k in data.files})
+        cached = (mtime, read_npz(file))
         _cache[file] = cached
     return dict(cached[1])
 
@@ -88,9 +116,10 @@ def expected(lab: str, key: str) -> np.ndarray:
     return values[key]
 
 
-def write(lab: str, values: dict[str, np.ndarray]) -> Path:
-    """Write all values of a lab atomically (temporary file in the same folder, then ``os.replace``)."""
-    file = path(lab)
+def write(lab: str, values: dict[str, np.ndarray], file: Path | None = None) -> Path:
+    """Write all values of a lab atomically (temporary file in the same folder, then ``os.replace``);
+    ``file`` defaults to the lab's instructor store."""
+    file = path(lab) if file is None else Path(file)
     file.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{lab}-", suffix=".npz", dir=file.parent)
     try:
@@ -135,7 +164,6 @@ def record_solution(solution: Path, lab: str, timeout: float = 600.0) -> dict[st
         recorded = Path(tmp) / f"{lab}.npz"
         if not recorded.exists():
             raise ValueError(f"{solution}: expected g.check_close({lab!r}, ...) calls, none recorded a value")
-        with np.load(recorded, allow_pickle=False) as data:
-            values = {k: data[k] for k in data.files}
+        values = read_npz(recorded)
     write(lab, values)
     return values

@@ -1,0 +1,205 @@
+"""Tamper detection for the grading runner: what a submission changes in its own environment is found,
+reported and undone, and what it must not touch is refused.
+
+Two mechanisms, both armed before the first line of submission code runs:
+
+- ``Snapshot``: the identity of every attribute of the modules the checks rely on (``builtins``,
+  ``coursekit.grading`` and its modules, ``numpy``, ``numpy.testing``, ``torch``, ``torch.nn.functional``,
+  ``math``), of ``torch.Tensor``'s methods, of the code, defaults and closures of their Python functions, of
+  the modules bound in the notebook's namespace and of ``sys.modules`` entries for those modules. Compared
+  after every cell and every test case; a difference is evidence, and the snapshot is restored.
+- an audit hook (PEP 578; once added it cannot be removed from Python code): opening, removing or renaming
+  a file under a protected folder (the grading bundle's folder, the package's public tests and values, the
+  instructor's expected values, the result's folder), starting a process, tracing or profiling the
+  interpreter, walking the garbage collector's object lists, and replacing the code of a protected function
+  are refused and reported.
+
+Limits, stated in course/instructor.md: code that runs inside the grading process could still, with effort,
+reach the runner's own objects through frames; the feedback of every ``tampered`` submission lists the
+evidence so an instructor can look.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import types
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+MONITORED_MODULES = ("builtins", "math", "numpy", "numpy.testing", "torch", "torch.nn.functional",
+                     "coursekit.grading", "coursekit.grading.checks", "coursekit.grading.store",
+                     "coursekit.grading.suite", "coursekit.grading.guard", "coursekit.grading.runner",
+                     "coursekit.grading.diagnose")
+MONITORED_CLASSES = (("torch", "Tensor"),)
+REFUSED_EVENTS = {
+    "subprocess.Popen": "started a process", "os.system": "ran a shell command",
+    "os.exec": "replaced the process", "os.posix_spawn": "started a process", "os.spawn": "started a process",
+    "os.fork": "forked the process", "os.forkpty": "forked the process",
+    "sys.settrace": "installed a tracer", "sys.setprofile": "installed a profiler",
+    "gc.get_objects": "walked the garbage collector's objects", "gc.get_referrers": "walked object referrers",
+    "gc.get_referents": "walked object referents",
+}
+PATH_EVENTS = {"open": (0,), "os.remove": (0,), "os.rmdir": (0,), "os.rename": (0, 1), "os.truncate": (0,),
+               "shutil.rmtree": (0,), "os.chmod": (0,), "os.link": (0, 1), "os.symlink": (0, 1)}
+FUNCTION_PARTS = ("__code__", "__defaults__", "__kwdefaults__", "__closure__")
+
+
+def _fingerprint(value, _id=id, _type=type, _getattr=getattr, _function=types.FunctionType) -> tuple:
+    """What must not change about an attribute: its identity and, for a Python function, its parts. (The
+    builtins it uses are bound when it is defined: a submission may have replaced them since.)"""
+    if _type(value) is _function:
+        return (_id(value), *(_id(_getattr(value, part)) for part in FUNCTION_PARTS))
+    return (_id(value),)
+
+
+@dataclass
+class Snapshot:
+    """Saved attributes of namespaces (module or class ``__dict__``s, the notebook's namespace)."""
+
+    saved: dict[str, tuple[dict, dict[str, object], dict[str, tuple]]] = field(default_factory=dict)
+    closed: set[str] = field(default_factory=set)
+
+    def add(self, label: str, namespace: dict, names: Iterable[str] | None = None,
+            closed: bool = False) -> None:
+        """Save ``namespace`` (all of it, or only ``names``) under ``label``; ``closed``: additions (other
+        than submodules) count as changes too."""
+        keys = list(namespace) if names is None else [n for n in names if n in namespace]
+        values = {k: namespace[k] for k in keys}
+        parts = {k: _fingerprint(v) for k, v in values.items()}
+        self.saved[label] = (namespace, values, parts)
+        if closed:
+            self.closed.add(label)
+
+    def differences(self) -> list[str]:
+        """Every saved attribute replaced, altered or deleted since it was saved, and every attribute added
+        to a closed namespace."""
+        found = []
+        for label, (namespace, values, parts) in self.saved.items():
+            for name, value in values.items():
+                if name not in namespace:
+                    found.append(f"deleted {label}.{name}")
+                elif namespace[name] is not value:
+                    found.append(f"replaced {label}.{name}")
+                elif _fingerprint(value) != parts[name]:
+                    found.append(f"altered the code or defaults of {label}.{name}")
+            found += [f"added {label}.{name}" for name in self._additions(label)]
+        return found
+
+    def _additions(self, label: str) -> list[str]:
+        if label not in self.closed:
+            return []
+        namespace, values, _ = self.saved[label]
+        return [n for n in list(namespace) if n not in values and type(namespace[n]) is not types.ModuleType]
+
+    def restore(self) -> None:
+        """Put every saved attribute back and remove additions to closed namespaces (a protected function's
+        code cannot change: the hook refuses it)."""
+        for label, (namespace, values, _) in self.saved.items():
+            owner = _class_for(label) if type(namespace) is types.MappingProxyType else None
+            for name in self._additions(label):
+                type.__delattr__(owner, name) if owner is not None else namespace.pop(name)
+            for name, value in values.items():
+                if namespace.get(name) is value:
+                    continue
+                if owner is not None:
+                    type.__setattr__(owner, name, value)
+                else:
+                    namespace[name] = value
+
+
+def _class_for(label: str):
+    module, _, name = label.rpartition(".")
+    return getattr(sys.modules[module], name)
+
+
+def monitored_snapshot(notebook_namespace: dict) -> Snapshot:
+    """A snapshot of the monitored modules and classes, and of the modules the notebook's namespace binds."""
+    snapshot = Snapshot()
+    for name in MONITORED_MODULES:
+        module = sys.modules.get(name)
+        if module is not None:
+            snapshot.add(name, vars(module), closed=name.startswith("coursekit."))
+    for module, name in MONITORED_CLASSES:
+        if module in sys.modules:
+            snapshot.add(f"{module}.{name}", vars(getattr(sys.modules[module], name)), closed=True)
+    bound = [k for k, v in notebook_namespace.items() if isinstance(v, types.ModuleType)]
+    snapshot.add("notebook", notebook_namespace, bound)
+    snapshot.add("sys.modules", sys.modules, [n for n in MONITORED_MODULES if n in sys.modules])
+    return snapshot
+
+
+def protected_functions() -> set[int]:
+    """Identities of the Python functions of the monitored modules (their ``__code__`` must not be set)."""
+    found = set()
+    for name in MONITORED_MODULES:
+        module = sys.modules.get(name)
+        for value in vars(module).values() if module is not None else ():
+            if isinstance(value, types.FunctionType):
+                found.add(id(value))
+    return found
+
+
+class Guard:
+    """The snapshot and the audit hook, with the evidence both collect."""
+
+    def __init__(self, notebook_namespace: dict, protected_folders: Iterable[str]):
+        self.evidence: list[str] = []
+        self.restoring = False
+        self.snapshot = monitored_snapshot(notebook_namespace)
+        self.folders = tuple(os.path.realpath(f) + os.sep for f in protected_folders)
+        self.functions = protected_functions()
+        self.classes = {id(_class_for(f"{m}.{n}")) for m, n in MONITORED_CLASSES if m in sys.modules}
+        sys.addaudithook(self._audit)
+
+    def _refuse(self, why: str) -> None:
+        self.evidence.append(why)
+        raise PermissionError(f"not allowed while grading: {why}")
+
+    def _protected_path(self, event: str, args: tuple) -> str | None:
+        for position in PATH_EVENTS[event]:
+            if position < len(args) and isinstance(args[position], (str, bytes, os.PathLike)):
+                path = os.path.realpath(os.fsdecode(args[position]))
+                if any((path + os.sep).startswith(folder) for folder in self.folders):
+                    return path
+        return None
+
+    def _audit(self, event: str, args: tuple) -> None:
+        if event in PATH_EVENTS:
+            path = self._protected_path(event, args)
+            if path is not None:
+                verb = "opened" if event == "open" else f"{event} on"
+                self._refuse(f"{verb} the grading file {path}")
+        elif event.startswith(tuple(REFUSED_EVENTS)):
+            self._refuse(next(why for key, why in REFUSED_EVENTS.items() if event.startswith(key)))
+        elif event == "object.__setattr__" and args and not self.restoring:
+            target, attribute = args[0], args[1] if len(args) > 1 else "?"
+            if id(target) in self.functions or id(target) in self.classes:
+                self._refuse(f"set {attribute} of {getattr(target, '__qualname__', target)!r}")
+
+    def check(self, where: str) -> list[str]:
+        """New evidence since the last check, labelled ``where``; changes the snapshot finds are undone."""
+        self.restoring = True
+        try:
+            changes = self.snapshot.differences()
+            if changes:
+                self.snapshot.restore()
+        except Exception as exc:  # noqa: BLE001 - a submission broke what the comparison itself relies on
+            changes = [f"damaged the grading environment ({type(exc).__name__}: {exc})"]
+        finally:
+            self.restoring = False
+        self.evidence.extend(changes)
+        found, self.evidence[:] = list(self.evidence), []
+        return [f"{where}: {item}" for item in found]
+
+
+def import_monitored() -> None:
+    """Import every monitored module that is installed, so the snapshot sees them before submission code."""
+    for name in MONITORED_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            continue
+
+
