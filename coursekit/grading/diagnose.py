@@ -217,7 +217,7 @@ def _offset_candidates(case: Case) -> Iterator[tuple[float, str, str]]:
     for name, n in case.sizes.items():
         for value, part in ((n, f"{name} = {n}"), (n / 2, f"{name} / 2 = {_number(n / 2)}")):
             each = "1" if value == n else "1/2"
-            mistake = f"a constant term ({each} per {name}) missing or extra?"
+            mistake = f"a constant term missing or extra: {each} for each of the {name}?"
             yield value, f"+ {_number(value)} ({part})", mistake
             yield -value, f"- {_number(value)} ({part})", mistake
 
