@@ -8,6 +8,8 @@ import argparse
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
+# What a laptop or an instructor needs beyond Colab's runtime: on Colab the doctor does not ask for them.
+NOT_ON_COLAB = {"jupyterlab", "otter"}
 # import name -> distribution names that provide it, per pyproject extra
 EXTRAS = {
     "torch": {"torch": ("torch",), "torchvision": ("torchvision",)},
@@ -41,10 +43,13 @@ def doctor() -> int:
     print(coursekit.environment_line())
     print(f"python {sys.version.split()[0]} at {sys.executable}")
     print(f"cache dir: {registry.cache_dir()}")
+    colab = coursekit.on_colab()
     missing = []
     for extra, packages in EXTRAS.items():
         found = []
         for name, dists in packages.items():
+            if colab and name in NOT_ON_COLAB:
+                continue
             v = installed_version(dists)
             found.append(f"{name} {v}" if v else f"{name} MISSING")
             if v is None:
@@ -53,7 +58,9 @@ def doctor() -> int:
     if missing:
         extras = sorted({extra for extra, _ in missing})
         names = ", ".join(n for _, n in missing)
-        print(f"missing: {names}; install with: pip install -e '.[{','.join(extras)}]'")
+        hint = "the setup cell's install of coursekit[colab]" if colab else \
+            f"pip install -e '.[{','.join(extras)}]'"
+        print(f"missing: {names}; install with: {hint}")
     else:
         print("everything the course needs is installed")
     return 1 if any(name == "torch" for _, name in missing) else 0
@@ -107,7 +114,7 @@ def assign_command(args: argparse.Namespace) -> int:
 
 
 def expected_command(args: argparse.Namespace) -> int:
-    """Re-run solution notebooks in record mode and rewrite coursekit/grading/expected/NN.npz."""
+    """Re-run solution notebooks in record mode and rewrite solutions/expected/NN.npz (then run assign)."""
     from coursekit.grading import assign, store
 
     selected = assign.targets(args.labs or None)
@@ -149,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     assign = sub.add_parser("assign", help="generate labs/ and grading bundles (otter assign)")
     assign.add_argument("labs", nargs="*", metavar="NN", help=labs_help)
     assign.add_argument("--check", action="store_true", help="exit 1 if a committed lab is stale or missing")
-    expected = sub.add_parser("expected", help="re-run solutions in record mode into grading/expected/NN.npz")
+    expected = sub.add_parser("expected", help="re-run solutions in record mode (solutions/expected/NN.npz)")
     expected.add_argument("labs", nargs="*", metavar="NN", help=labs_help)
     grade = sub.add_parser("grade", help="grade a folder of submitted notebooks into a CSV gradebook")
     grade.add_argument("--lab", required=True, metavar="NN", help="module number of the lab")

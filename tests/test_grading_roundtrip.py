@@ -6,6 +6,7 @@ feedback shows its hint; and 20 mixed submissions (good, blank, wrong, hostile) 
 import csv
 import hashlib
 import os
+import re
 import time
 from pathlib import Path
 
@@ -186,6 +187,12 @@ def test_twenty_mixed_submissions_grade_to_the_right_csv(fixture_lab, tmp_path):
     assert "killed after the time limit" in feedback("hostile_loop")
     assert "all checks passed" in feedback("good_0")
     assert not list(out.parent.glob(".*")), "the CSV is written atomically (no temporary file left)"
+    summary = (out.parent / "grades_summary.md").read_text()
+    assert (out.parent / "grades_summary.png").read_bytes().startswith(b"\x89PNG")
+    statuses = [row["status"] for row in rows.values()]
+    for status in grade.STATUSES:
+        assert re.search(rf"^\| {status} \| {statuses.count(status)} \(", summary, re.M), (status, summary)
+    assert f"Submissions: {len(rows)}." in summary
 
 
 def test_out_path_inside_the_submissions_folder_is_refused(tmp_path):

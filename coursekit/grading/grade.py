@@ -231,7 +231,7 @@ def feedback_dir(out_csv: Path) -> Path:
 def grade_folder(bundle: Path, submissions: Path, out_csv: Path, timeout: float = DEFAULT_TIMEOUT,
                  memory_mb: int = DEFAULT_MEMORY_MB, jobs: int = DEFAULT_JOBS,
                  progress=print) -> list[Result]:
-    """Grade every ``*.ipynb`` of ``submissions`` with the autograder zip ``bundle`` into ``out_csv``."""
+    """Grade every ``*.ipynb`` of ``submissions`` with the grading ``bundle`` into ``out_csv``."""
     bundle, submissions = Path(bundle).resolve(), Path(submissions).resolve()
     out_csv = Path(out_csv).resolve()
     if out_csv.is_relative_to(submissions):
