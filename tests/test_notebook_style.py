@@ -1,4 +1,4 @@
-"""Notebook cells a student can read: no code cell of a lecture or a solution does more than 40 lines' work."""
+"""Notebook cells a student can read: no code cell of a lecture or a solution is over 40 lines."""
 
 import json
 from pathlib import Path

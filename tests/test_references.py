@@ -21,8 +21,8 @@ REFERENCES = ROOT / "course" / "references.md"
 
 # Pointers a student cannot follow.
 FORBIDDEN = {
-    "a source document by number": re.compile(r"\bseeds?\s+0\d\d\b|\bseeds?\s*/|\bseed (?:document|paper)s?\b",
-                                              re.IGNORECASE),
+    "a source document by number": re.compile(
+        r"\bseeds?\s+0\d\d\b|\bseeds?\s*/|\bseed (?:document|paper)s?\b", re.IGNORECASE),
     "a slide number": re.compile(r"\bslides?\s+\d+", re.IGNORECASE),
     "the developers' notes": re.compile(r"\bREFERENCES\.md\b"),
     "an issue": re.compile(r"\bissues?\s+#?\d+|\bthe issue\b|\bissue #\d+", re.IGNORECASE),
@@ -130,7 +130,8 @@ def test_references_have_unique_keys_with_a_year_or_source_document():
     ("the 1-D figure of Goodfellow et al. 2014 (Fig. 1)", ["Goodfellow et al. 2014"]),
     ("as Kingma and Welling (2014) show", ["Kingma & Welling 2014"]),
     ("total variation (Rudin, Osher & Fatemi 1992)", ["Rudin, Osher & Fatemi 1992"]),
-    ("(Rudin, Osher, Fatemi 1992) and Pérez et al. 2003", ["Rudin, Osher & Fatemi 1992", "Pérez et al. 2003"]),
+    ("(Rudin, Osher, Fatemi 1992) and Pérez et al. 2003",
+     ["Rudin, Osher & Fatemi 1992", "Pérez et al. 2003"]),
     ("Dong et al., 2016 and Ledig et al. 2017 Table 2", ["Dong et al. 2016", "Ledig et al. 2017"]),
     ("Trpceski & Gleason 2025 repair photos", ["Trpceski & Gleason 2025"]),
     ("MSE Gatys 2016", ["Gatys 2016"]),
@@ -141,7 +142,8 @@ def test_the_citation_pattern(text, expected):
 
 
 @pytest.mark.parametrize("text, bad", [
-    ("as seed 002 shows", True), ("(seeds 001, 003)", True), ("slides 16-19", True), ("see REFERENCES.md", True),
+    ("as seed 002 shows", True), ("(seeds 001, 003)", True), ("slides 16-19", True),
+    ("see REFERENCES.md", True),
     ("issue 7 asks", True), ("seed=0 and three seeds of the run", False), ("course/references.md", False),
 ])
 def test_the_forbidden_patterns(text, bad):
