@@ -158,10 +158,18 @@ class Guard:
         raise PermissionError(f"not allowed while grading: {why}")
 
     def _protected_path(self, event: str, args: tuple) -> str | None:
+        """The protected path an event touches: a file inside a protected folder, or (for ``shutil.rmtree``)
+        a folder that contains one. A path relative to a ``dir_fd`` is resolved through that descriptor."""
         for position in PATH_EVENTS[event]:
             if position < len(args) and isinstance(args[position], (str, bytes, os.PathLike)):
-                path = os.path.realpath(os.fsdecode(args[position]))
-                if any((path + os.sep).startswith(folder) for folder in self.folders):
+                path = os.fsdecode(args[position])
+                dir_fd = args[-1] if event in ("os.remove", "os.rmdir") and len(args) > 1 else None
+                if isinstance(dir_fd, int) and dir_fd >= 0 and not os.path.isabs(path):
+                    path = os.path.join(os.readlink(f"/proc/self/fd/{dir_fd}"), path)
+                path = os.path.realpath(path)
+                inside = any((path + os.sep).startswith(folder) for folder in self.folders)
+                holds = event == "shutil.rmtree" and any(f.startswith(path + os.sep) for f in self.folders)
+                if inside or holds:
                     return path
         return None
 
