@@ -29,7 +29,8 @@ def _logits(what: str, logits) -> torch.Tensor:
 def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
     """-E[log D(x)] - E[log(1 - D(G(z)))]: D maximises V(G, D), Goodfellow et al. 2014 eq. 1.
 
-    (Seed 004 eq. 2 writes the same game.) Equivalently binary cross-entropy with label 1 for real and 0
+    (Yeh et al. 2018, eq. 2, write the same game.) Equivalently binary cross-entropy with label 1 for real
+    and 0
     for generated images (what pytorch/examples computes as ``errD_real + errD_fake``). At the optimum
     D*(x) = p_data / (p_data + p_g) (their Prop. 1).
     """
@@ -58,7 +59,7 @@ def generator_loss_nonsaturating(fake_logits: torch.Tensor) -> torch.Tensor:
 
 
 def optimal_discriminator(p_data, p_g):
-    """D*(x) = p_data(x) / (p_data(x) + p_g(x)), the best D for a fixed G (seed 004 eq. 4).
+    """D*(x) = p_data(x) / (p_data(x) + p_g(x)), the best D for a fixed G (Yeh et al. 2018, eq. 4).
 
     Goodfellow et al. 2014, Proposition 1. Takes densities (tensors or arrays) evaluated at the same
     points; where both are 0 it returns 1/2.
@@ -194,12 +195,12 @@ def beta_vae_terms(beta: float = 4.0):
 
 
 # ---------- 04 icgan
-# Perarnau et al. 2016, "Invertible Conditional GANs for image editing" (module 04; seed 002, slide 6).
+# Perarnau et al. 2016, "Invertible Conditional GANs for image editing" (module 04).
 # The conditional D sees (image, attributes) pairs; its logits follow the GAN convention above.
 def conditional_discriminator_loss(real_logits, fake_logits, wrong_logits=None) -> torch.Tensor:
     """-log D(x, y) - log(1 - D(G(z, y'), y')), plus "a real image with a wrong y counts as fake".
 
-    Seed 002, slide 6: D maximises E[log D(x, y)] + E[log(1 - D(G(z, y'), y'))]. With ``wrong_logits`` =
+    Perarnau et al. 2016: D maximises E[log D(x, y)] + E[log(1 - D(G(z, y'), y'))]. With ``wrong_logits`` =
     D(x, y_wrong) on real images paired with wrong attributes, the fake term is the mean of the two kinds of
     negatives, as in GAN-CLS (Reed et al. 2016, Algorithm 1), which IcGAN follows:
     L_D = -log D(x, y) - 1/2 [log(1 - D(G(z, y'), y')) + log(1 - D(x, y_wrong))]. Without it, the plain
@@ -225,7 +226,7 @@ def _icgan_same_shape(what: str, predicted, target) -> None:
 
 
 def encoder_z_loss(z_predicted: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-    """L_Ez = E ||z - E_z(G(z, y'))||^2 (seed 002, slide 6), as a mean over batch and latent dimensions.
+    """L_Ez = E ||z - E_z(G(z, y'))||^2 (Perarnau et al. 2016), as a mean over batch and latent dimensions.
 
     ``z_predicted`` = E_z(G(z, y')) for generated images, ``z`` the latents they were generated from: the
     encoder learns G's inverse on pairs G itself produced (no real image has a known z). The mean (rather
@@ -236,17 +237,18 @@ def encoder_z_loss(z_predicted: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
 
 
 def encoder_y_loss(y_predicted: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """L_Ey = E ||y - E_y(x)||^2 on REAL (image, attributes) pairs (seed 002, slide 6), a mean over batch and
+    """L_Ey = E ||y - E_y(x)||^2 on REAL (image, attributes) pairs (Perarnau et al. 2016), a mean over batch
+    and
     attributes; y in {0, 1}."""
     _icgan_same_shape("encoder_y_loss", y_predicted, y)
     return (y_predicted - y.to(y_predicted.dtype)).pow(2).mean()
 
 
 # ---------- 08 inpainting
-# PG-GAN (Demir & Unal 2018, arXiv 1803.07422; seed 002 slide 18): the generator minimises
+# PG-GAN (Demir & Unal 2018, arXiv 1803.07422): the generator minimises
 # L = l1 * L_rec + l2 * L_g,adv + l3 * L_p,adv, L_rec the per-pixel L1 distance to the ground truth, the two
 # adversarial terms from the global head (one logit per image) and the PatchGAN head (a logit map) of one
-# shared discriminator. Weights (0.995, 0.0025, 0.0025) from REFERENCES.md (flagged there as unverified).
+# shared discriminator. Weights (0.995, 0.0025, 0.0025): our reading of the paper, not confirmed in code.
 PGGAN_WEIGHTS = (0.995, 0.0025, 0.0025)
 
 
@@ -263,7 +265,7 @@ def _pggan_weights(weights) -> tuple[float, float, float]:
 def reconstruction_l1(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """L_rec = 1/N sum_i 1/(W H C) ||y_i - x_i||_1: the mean absolute error over all pixels.
 
-    Seed 002, slide 18 (PG-GAN's reconstruction loss)."""
+    Demir & Unal 2018 (PG-GAN's reconstruction loss)."""
     expect_tensor("output", output)
     expect_tensor("target", target)
     if output.shape != target.shape:
@@ -276,7 +278,7 @@ def reconstruction_l1(output: torch.Tensor, target: torch.Tensor) -> torch.Tenso
 def pggan_generator_terms(output, target, global_logits, patch_logits, weights=PGGAN_WEIGHTS) -> dict:
     """``{"loss": L, "rec": L_rec, "adv_global": ..., "adv_patch": ...}`` for PG-GAN's generator.
 
-    L = l1 * L_rec + l2 * L_g,adv + l3 * L_p,adv (Demir & Unal 2018; seed 002 slide 18). Each adversarial
+    L = l1 * L_rec + l2 * L_g,adv + l3 * L_p,adv (Demir & Unal 2018). Each adversarial
     term is the non-saturating -E[log D(G(x))] of its head (:func:`generator_loss_nonsaturating`), so the
     patch term averages over every patch of the map. ``global_logits``, ``patch_logits``: D's outputs on the
     generated (completed) images.

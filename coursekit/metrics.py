@@ -227,7 +227,7 @@ def ssim(
     K2: float = 0.03,
     shave: int = 0,
 ):
-    """Mean structural similarity (Wang, Bovik, Sheikh, Simoncelli 2004, Eq. 13), one value per image.
+    """Mean structural similarity (Wang et al. 2004, Eq. 13), one value per image.
 
     x, y: (B, C, H, W) or (C, H, W) float tensors in [0, data_range]. Each channel gets its own SSIM map
     (``ssim_map``); an image's SSIM is the mean over its channels and over the window positions that fit

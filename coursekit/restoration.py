@@ -1,21 +1,22 @@
 """Image restoration as an inverse problem y = A(x) + noise: the operators A, a TV baseline, Poisson blending.
 
-Yeh et al. ("Image restoration with deep generative models", ICASSP 2018; seed 004) restore five corruptions
+Yeh et al. 2018 ("Image restoration with deep generative models", ICASSP) restore five corruptions
 of 64x64 faces with one recipe: find the image a prior likes whose corrupted version matches the observation.
 This file has everything that does not depend on the prior:
 
-- **Measurement operators A** (seed 004, section 3.2), all differentiable so gradients reach a GAN's latent:
+- **Measurement operators A** (Yeh et al. 2018, section 3.2), all differentiable so gradients reach a GAN's
+  latent:
   ``mask`` (inpainting: keep the known pixels), ``value`` (colorization: RGB -> V of HSV, max(R, G, B)),
   ``downsample`` (super-resolution: a Gaussian low-pass, then keep every 4th pixel), ``identity`` (denoising,
   and quantization, whose step function has no useful gradient).
-- **Tasks**: the operator plus the corruption of seed 004 (section 4.1) that makes the observation y.
+- **Tasks**: the operator plus the corruption of Yeh et al. 2018 (section 4.1) that makes the observation y.
   At 64x64: a centre 32x32 hole, grayscale, x4 down, Gaussian noise sigma 0.1, 5 levels per channel; at other
   sizes the hole scales with the image (16x16 in a 32x32 face).
-- **Total variation** (Rudin, Osher, Fatemi 1992), the classical baseline of seed 004's Table 1:
+- **Total variation** (Rudin, Osher & Fatemi 1992), the classical baseline of Table 1 of Yeh et al. 2018:
   ``x = argmin_{x in [0,1]} lam * TV(x) + 1/2 ||A x - y||^2`` solved with the primal-dual algorithm of
   Chambolle and Pock (2011) for the linear operators (every task but colorization, where V is not linear and
-  seed 004 reports no TV number either).
-- **Poisson blending** (Perez, Gangnet, Blake 2003): paste the gradients of a generated fill into the hole
+  Yeh et al. 2018 report no TV number either).
+- **Poisson blending** (Pérez et al. 2003): paste the gradients of a generated fill into the hole
   of the observed image, solving the discrete Poisson equation with a sparse direct solver.
 
 Images are (B, C, H, W) tensors in [0, 1], like everywhere in coursekit.
@@ -34,7 +35,7 @@ from .errors import expect_choice, expect_positive_int, expect_tensor
 from .metrics import gaussian_window
 
 TASKS = ("inpainting", "colorization", "super_resolution", "denoising", "quantization")
-NOISE_SIGMA = 0.1  # seed 004, section 4.1
+NOISE_SIGMA = 0.1  # Yeh et al. 2018, section 4.1
 QUANT_LEVELS = 5
 SR_FACTOR = 4
 
@@ -75,7 +76,8 @@ class Operator:
 
 
 class Identity(Operator):
-    """A(x) = x: denoising, and quantization (seed 004: the true step function has no useful gradient)."""
+    """A(x) = x: denoising, and quantization (Yeh et al. 2018: the true step function has no useful
+    gradient)."""
 
     name = "identity"
 
@@ -109,7 +111,8 @@ class Mask(Operator):
 
 
 class Value(Operator):
-    """A(x) = V of HSV = max(R, G, B), one channel (seed 004's colorization operator). Not linear."""
+    """A(x) = V of HSV = max(R, G, B), one channel (the colorization operator of Yeh et al. 2018). Not
+    linear."""
 
     name = "value"
     linear = False
@@ -120,7 +123,8 @@ class Value(Operator):
 
 
 class Downsample(Operator):
-    """Low-pass + decimation (seed 004's super-resolution operator): Gaussian blur (sigma = factor / 2,
+    """Low-pass + decimation (the super-resolution operator of Yeh et al. 2018): Gaussian blur (sigma =
+    factor / 2,
     reflected borders), then keep one pixel in ``factor`` x ``factor``, offset to the block centre."""
 
     name = "downsample"
@@ -176,15 +180,16 @@ class Task:
 
 
 def hole_size(size: int) -> int:
-    """The hole side of seed 004 scaled to the image: 32 in 64x64, 16 in 32x32."""
+    """The hole side of Yeh et al. 2018 scaled to the image: 32 in 64x64, 16 in 32x32."""
     return size // 2
 
 
 def make_task(name: str, size: int = 64, batch: int = 1) -> Task:
-    """The task ``name`` (one of ``TASKS``) for ``size`` x ``size`` faces, corrupted as in seed 004 4.1.
+    """The task ``name`` (one of ``TASKS``) for ``size`` x ``size`` faces, corrupted as in Yeh et al. 2018,
+    section 4.1.
 
     The inpainting mask is the centred ``size/2`` hole for all ``batch`` images. Colorization observes
-    y = V = max(R, G, B): the grey image the operator A predicts (seed 004 writes "standard grayscale
+    y = V = max(R, G, B): the grey image the operator A predicts (Yeh et al. 2018 write "standard grayscale
     conversion"; with V on both sides the data term can be met exactly).
     """
     from .data import degrade
@@ -290,7 +295,7 @@ def tv_restore(
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Poisson blending (Perez, Gangnet, Blake 2003)
+# Poisson blending (Pérez et al. 2003)
 
 
 def poisson_blend(target: torch.Tensor, source: torch.Tensor, missing: torch.Tensor) -> torch.Tensor:
@@ -299,7 +304,7 @@ def poisson_blend(target: torch.Tensor, source: torch.Tensor, missing: torch.Ten
     Inside the hole Omega (``missing`` == 1) solve the discrete Poisson equation
     ``4 f_p - sum_{q in N(p), q in Omega} f_q
     = sum_{q in N(p), q not in Omega} target_q + sum_{q in N(p)} (s_p - s_q)``
-    (Perez et al. 2003, Eq. 7 with the guidance field v = grad s); outside the hole f = target. One sparse
+    (Pérez et al. 2003, Eq. 7 with the guidance field v = grad s); outside the hole f = target. One sparse
     matrix per image, factorised once (scipy's SuperLU) and solved for every channel. Inputs (B, C, H, W) or
     (C, H, W) in [0, 1]; ``missing`` (B or 1, 1, H, W) or (H, W). Returns the blend clipped to [0, 1].
     """

@@ -3,7 +3,7 @@
 A convolutional network's output pixel depends only on the input pixels inside its receptive field, so a
 large image can be cut into tiles, each tile run on its own (read with a margin of ``overlap`` pixels on every
 side) and the outputs put back together. Memory then grows with the tile, not with the photo: this is the
-answer to "CUDA runs out of memory when large images are given to the model" (seed 000).
+answer to "CUDA runs out of memory when large images are given to the model" (Sharma, Sharma & Uplap).
 
 How the pieces are joined (each axis separately, the 2-D weight is the outer product):
 

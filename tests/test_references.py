@@ -44,6 +44,7 @@ NOT_AUTHORS = {
     "November", "December", "Spring", "Summer", "Autumn", "Fall", "Winter", "In", "Since", "By", "Until",
     "From", "Before", "After", "Of", "The", "Copyright", "Python", "Colab", "Table", "Fig", "Figure",
     "Section", "Eq", "Lecture", "Set", "Windows", "Ubuntu", "Debian", "Version", "Torch", "Keras",
+    "Workshop", "Workshops", "Conference", "Proceedings", "Challenge",
 }
 
 
@@ -115,6 +116,8 @@ def test_no_pointer_students_cannot_follow(path):
 
 @pytest.mark.parametrize("path", course_files(), ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_citation_is_in_the_references(path):
+    if path == REFERENCES:  # its entries name venues and years ("CVPR Workshops 2017"), not citations
+        return
     keys = reference_keys()
     missing = sorted({c for c in citations(prose(path)) if c not in keys})
     assert not missing, f"add these works to course/references.md (### Author et al. YYYY): {missing}"

@@ -1,4 +1,4 @@
-"""Learned degradation for real-world super-resolution (Bulat, Yang & Tzimiropoulos 2018, "To learn image
+"""Learned degradation for real-world super-resolution (Bulat et al. 2018, "To learn image
 super-resolution, use a GAN to learn how to do image degradation first"), sized for a CPU.
 
 Two generators, each trained with l = alpha * pixel(L2) + beta * GAN (alpha 1, beta 0.05), Adam lr 1e-4,

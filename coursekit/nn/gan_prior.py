@@ -1,16 +1,18 @@
-"""Restoration with a GAN prior (Yeh et al., ICASSP 2018; seed 004): MAP estimation in a DCGAN's latent space.
+"""Restoration with a GAN prior (Yeh et al. 2018, ICASSP): MAP estimation in a DCGAN's latent space.
 
 Given an observation y = A(x) of a face x (``coursekit.restoration`` has the operators A), search the latent
 space of a trained generator G for the code whose image explains y and that the discriminator D finds real:
 
     z* = argmin_z  ||y - A(G(z))||_1  +  lam * ( log(1 - D(G(z))) - log D(G(z)) - log p(z) ),   x* = G(z*)
 
-(seed 004, Eq. 3). With D(x) = sigmoid(l(x)) (our discriminators return logits l), the first two prior terms
+(Yeh et al. 2018, Eq. 3). With D(x) = sigmoid(l(x)) (our discriminators return logits l), the first two prior
+terms
 are ``-softplus(l) + softplus(-l) = -l``: the prior rewards a high logit. With p(z) = N(0, I), the latent
 distribution DCGAN is trained with, -log p(z) = ||z||^2 / 2 + const. The L1 norm is summed over pixels, as
 ||.||_1 is. Gradient steps (Adam) on z from several random starts ("restarts"); the best start per image wins.
 
-Progressive latent expansion (seed 003's benchmark, "w, then w+, then w++"): after optimising z, free the
+Progressive latent expansion (the benchmark of Trpceski & Gleason 2025, "w, then w+, then w++"): after
+optimising z, free the
 generator's intermediate features one level deeper and go on optimising them; each level can fit y better
 (fidelity) but leaves the set of images G can make, so realism can drop. ``StagedGenerator`` splits a
 ``coursekit.nn.dcgan.Generator`` into those levels; ``expand_restore`` runs the phases.
@@ -39,7 +41,7 @@ LEVELS = ("w", "w+", "w++")  # z, the first block's features, the second block's
 
 
 # ----------------------------------------------------------------------------------------------------------
-# the objective (seed 004, Eq. 3)
+# the objective (Yeh et al. 2018, Eq. 3)
 
 
 def data_term(y: torch.Tensor, Ax: torch.Tensor) -> torch.Tensor:
@@ -70,7 +72,7 @@ def prior_term(logits: torch.Tensor, z: torch.Tensor | None = None) -> torch.Ten
 
 
 def latent_objective(G, D, A, y: torch.Tensor, z: torch.Tensor, lam: float):
-    """Seed 004, Eq. 3 per image: returns (loss (B,), images G(z)).
+    """Yeh et al. 2018, Eq. 3 per image: returns (loss (B,), images G(z)).
 
     Gradients flow to z (and to G, D if they are not frozen).
     """
@@ -136,7 +138,8 @@ def restore(
     snapshot_at=(),
     z_init: torch.Tensor | None = None,
 ) -> Restoration:
-    """Seed 004's restoration: minimise Eq. 3 over z with Adam from ``restarts`` random starts per image.
+    """The restoration of Yeh et al. 2018: minimise Eq. 3 over z with Adam from ``restarts`` random starts
+    per image.
 
     ``y``: (N, ...) observations (what ``A`` returns for a batch of N images). The starts z ~ N(0, I) are
     drawn on the CPU from ``seed``; all N x R codes are optimised together in one batch (G and D in eval mode,
@@ -178,7 +181,7 @@ def restore(
 
 
 # ----------------------------------------------------------------------------------------------------------
-# progressive latent expansion (seed 003: w, w+, w++)
+# progressive latent expansion (Trpceski & Gleason 2025: w, w+, w++)
 
 
 class StagedGenerator(nn.Module):
@@ -250,10 +253,12 @@ def expand_restore(
     restarts: int = 4,
     seed: int = 0,
 ) -> list[Phase]:
-    """Seed 003's robust inversion for a DCGAN: phase "w" optimises z (``restore``), then phase "w+" the
+    """The robust inversion of Trpceski & Gleason 2025, for a DCGAN: phase "w" optimises z (``restore``),
+    then phase "w+" the
     level-1 features and phase "w++" the level-2 features, each starting where the previous phase ended.
 
-    Step sizes default to seed 003's 0.08 / 0.02 / 0.005 pattern (the first is ours). The expanded phases
+    Step sizes default to the 0.08 / 0.02 / 0.005 pattern of Trpceski & Gleason 2025 (the first is ours). The
+    expanded phases
     minimise ||y - A(x)||_1 + lam * (log(1 - D(x)) - log D(x)) (no p(z): features have no density).
     Returns one ``Phase`` per level with the images, the fidelity and D's realism score.
     """
@@ -341,7 +346,7 @@ def train_prior(images: torch.Tensor, config: dict, device=None, progress: bool 
     Returns (G, D, history).
 
     One D step and one G step per batch (``coursekit.train.gan_step``, non-saturating loss), Adam with
-    beta1 = 0.5 and the config's learning rate, random horizontal flips (seed 004 section 3.2), then
+    beta1 = 0.5 and the config's learning rate, random horizontal flips (Yeh et al. 2018, section 3.2), then
     ``recalibrate_batchnorm`` over ``bn_codes`` codes.
     """
     from torch.utils.data import DataLoader, TensorDataset

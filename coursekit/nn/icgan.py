@@ -1,6 +1,6 @@
 """IcGAN: an invertible conditional GAN for face editing (Perarnau et al. 2016; reference code Guim3/IcGAN).
 
-Three parts (seed 002, slides 4-6):
+Three parts (Perarnau et al. 2016):
 
 - a **conditional DCGAN**. G(z, y) takes the latent z (100-d) and the attribute vector y (one entry per binary
   attribute, 0 or 1) **concatenated at its input**: it is the DCGAN generator of :mod:`coursekit.nn.dcgan`
@@ -337,7 +337,7 @@ def flip(y: torch.Tensor, attribute: int) -> torch.Tensor:
 
 @torch.no_grad()
 def edit(generator, encoder_z, encoder_y, x: torch.Tensor, changes: dict[int, float] | None = None):
-    """IcGAN editing (seed 002, slide 4): (z, y) = E(x); set y[:, a] = v for every a: v in ``changes``;
+    """IcGAN editing (Perarnau et al. 2016): (z, y) = E(x); set y[:, a] = v for every a: v in ``changes``;
     return G(z, y') with G in eval mode. ``changes=None`` reconstructs (x -> E -> G)."""
     z, y = encode(encoder_z, encoder_y, x)
     for attribute, value in (changes or {}).items():

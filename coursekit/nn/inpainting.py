@@ -2,7 +2,7 @@
 arXiv 1803.07422): a ResNet generator with dilated residual blocks, and one discriminator whose shared trunk
 splits into a global head (one score per image, G-GAN) and a PatchGAN head (a map of scores, one per patch).
 
-No official code was found (REFERENCES.md); this file follows the paper's description and the ResNet
+We found no official code; this file follows the paper's description and the ResNet
 generator of Johnson et al. / pix2pix that the paper builds on::
 
     G: [image with the hole blanked, mask] (C + 1 channels)
@@ -14,7 +14,8 @@ generator of Johnson et al. / pix2pix that the paper builds on::
        -> patch head:  4x4 stride-1 conv 8 ndf, norm, LeakyReLU, 4x4 stride-1 conv 1  -> a logit map
        -> global head: 4x4 stride-2 convs 8 ndf ... down to 4x4, flatten, linear 1   -> one logit
     L_G = l1 * L1(G(x), y) + l2 * L_adv(global) + l3 * L_adv(patch), with (l1, l2, l3) = (0.995, 0.0025,
-    0.0025) (REFERENCES.md; flagged there as unverified), see ``coursekit.losses.pggan_generator_loss``.
+    0.0025) (our reading of Demir & Unal 2018, not confirmed in code), see
+    ``coursekit.losses.pggan_generator_loss``.
 
 Deliberate choices where the paper is silent or we could not check it: instance norm (as the ResNet generators
 of pix2pix/CycleGAN; ``norm="batch"`` is available), dilation 2 in every block, the exact depth of the heads.

@@ -12,7 +12,8 @@ Two VAEs map images to *spatial* latent feature maps at 1/4 resolution, as in th
   local branch through the scratch mask.
 - A real old photo is restored as ``G_Y(T(E_{R,X}(r)))``: ``TripletRestorer``.
 
-Baseline: ``RepairNet``, a direct DCGAN-style encoder-decoder repair network (seed 003: strided convolutions
+Baseline: ``RepairNet``, a direct DCGAN-style encoder-decoder repair network (Trpceski & Gleason 2025:
+strided convolutions
 with batch norm and LeakyReLU down, transposed convolutions with batch norm and ReLU up, Tanh out) trained on
 (x, y) pairs and applied to r as is; ``classical_restore`` is the non-learned baseline (denoise + biharmonic
 inpainting of the scratches).
@@ -270,7 +271,8 @@ class TripletRestorer(nn.Module):
 
 
 class RepairNet(nn.Module):
-    """The direct repair baseline (seed 003's DCGAN-style network, as an image-to-image encoder-decoder).
+    """The direct repair baseline (the DCGAN-style network of Trpceski & Gleason 2025, as an image-to-image
+    encoder-decoder).
 
     Down: Conv4x4/2 c + LeakyReLU 0.2; Conv4x4/2 2c + BN + LeakyReLU; Conv4x4/2 4c + BN + LeakyReLU.
     Up: ConvT4x4/2 2c + BN + ReLU; ConvT4x4/2 c + BN + ReLU; ConvT4x4/2 3 + Tanh, rescaled to [0, 1].

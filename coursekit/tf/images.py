@@ -78,7 +78,8 @@ def to_course(images) -> np.ndarray:
 def psychedelic(size: int = 256, seed: int = 0) -> tf.Tensor:
     """A seeded psychedelic poster (1, size, size, 3): rainbow swirls and ringed bubbles near the border.
 
-    The offline stand-in for the psychedelic poster of seed 000 (Figure 18): saturated colours and strong
+    The offline stand-in for the psychedelic poster of Sharma, Sharma & Uplap (Figure 18): saturated colours
+    and strong
     local structure, unlike the grey bundled textures.
     """
     expect_positive_int("size", size, minimum=8)

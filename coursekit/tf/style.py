@@ -2,7 +2,7 @@
 
 An image is optimised pixel by pixel so that its VGG19 features match a content image in one deep layer
 (``block5_conv2``) and the Gram matrices of its features match a style image in five layers
-(``block1_conv1`` .. ``block5_conv1``). Seed 000 (section 2.3.2) follows the TensorFlow tutorial
+(``block1_conv1`` .. ``block5_conv1``). Sharma, Sharma & Uplap (section 2.3.2) follow the TensorFlow tutorial
 ``site/en/tutorials/generative/style_transfer.ipynb``; its values are the defaults here:
 
     loss = style_weight * mean_l MSE(G_l(x), G_l(s)) + content_weight * MSE(F(x), F(c)) + tv_weight * TV(x)
@@ -107,7 +107,8 @@ def preprocess(images: tf.Tensor) -> tf.Tensor:
 def top5(image, weights: str = "auto", seed: int = 0) -> tuple[list[tuple[str, float]], str]:
     """VGG19's five most likely ImageNet classes for one image, as (label, probability), and the weights used.
 
-    Seed 000 checks that the classifier recognises the content image before using its features. The
+    Sharma, Sharma & Uplap check that the classifier recognises the content image before using its features.
+    The
     labels are meaningful only with ImageNet weights; with random weights they are class numbers
     ('class 417') of an untrained classifier, and the returned weights word says 'random'.
     """
