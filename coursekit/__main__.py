@@ -1,6 +1,7 @@
 """Command line: ``python -m coursekit doctor | data list | data fetch NAME | readme [--check]``,
 ``assign [NN ...] [--check]``, ``expected [NN ...]``,
-``grade --lab NN SUBMISSIONS_DIR --out grades.csv [--timeout SECONDS] [--memory-mb N] [--jobs N]``."""
+``grade --lab NN SUBMISSIONS_DIR --out grades.csv [--timeout SECONDS] [--memory-mb N] [--jobs N]``,
+``marks --lab NN grades.csv grades_marks.csv``."""
 
 from __future__ import annotations
 
@@ -158,6 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
     assign.add_argument("--check", action="store_true", help="exit 1 if a committed lab is stale or missing")
     expected = sub.add_parser("expected", help="re-run solutions in record mode (solutions/expected/NN.npz)")
     expected.add_argument("labs", nargs="*", metavar="NN", help=labs_help)
+    marks = sub.add_parser("marks", help="merge the marks of written questions into a gradebook")
+    marks.add_argument("--lab", required=True, metavar="NN", help="module number of the lab")
+    marks.add_argument("gradebook", help="the CSV written by `coursekit grade`")
+    marks.add_argument("marks", help="the filled-in <stem>_marks.csv (student, one column per question)")
     grade = sub.add_parser("grade", help="grade a folder of submitted notebooks into a CSV gradebook")
     grade.add_argument("--lab", required=True, metavar="NN", help="module number of the lab")
     grade.add_argument("submissions", metavar="SUBMISSIONS_DIR", help="folder of NAME.ipynb (never written)")
@@ -168,7 +173,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = {"assign": assign_command, "expected": expected_command, "grade": grade_command}
+def marks_command(args: argparse.Namespace) -> int:
+    """Merge the instructor's marks of written questions into a gradebook."""
+    from pathlib import Path
+
+    from coursekit.grading import assign, grade
+
+    grade.merge_marks(Path(args.gradebook), Path(args.marks), assign.bundle_for(args.lab))
+    print(f"{args.gradebook}: written marks merged from {args.marks}, totals recomputed")
+    return 0
+
+
+COMMANDS = {"assign": assign_command, "expected": expected_command, "grade": grade_command,
+            "marks": marks_command}
 
 
 def main(argv: list[str] | None = None) -> int:

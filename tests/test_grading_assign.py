@@ -55,6 +55,7 @@ def test_lab_keeps_the_course_layout_and_points_its_badge_at_itself(generated):
     assert "solutions/" not in first
     assert setup.index("ck.setup()") < setup.index('grader = ck.grading.Checker("99")')
     assert "How this lab is graded" in first and "Questions `q1`, `q2` have hidden tests." in first
+    assert "Written question `q_written`" in first
     assert "ck.profile(" in config
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     assert "otter" not in code and "otter" not in nb.metadata
@@ -67,14 +68,17 @@ def test_lab_keeps_the_course_layout_and_points_its_badge_at_itself(generated):
 
 def test_students_get_public_cases_and_their_values_the_bundle_gets_everything(generated):
     public = suite.loads(generated.public_suite, expect_lab="99")
-    assert [(q.name, q.points, len(q.cases), q.hidden_removed) for q in public] == [
-        ("q1", 2.0, 1, 1), ("q2", 3.0, 1, 1), ("q3", 1.0, 1, 0)]
+    assert [(q.name, q.points, len(q.cases), q.hidden_removed, q.written) for q in public] == [
+        ("q1", 2.0, 1, 1, False), ("q2", 3.0, 1, 1, False), ("q3", 1.0, 1, 0, False),
+        ("q_written", 2.0, 0, 0, True)]
+    assert "Gibbs" not in generated.public_suite and "Gibbs" not in generated.lab, "the rubric leaked"
     assert not any(c.hidden for q in public for c in q.cases)
     assert "check_range" not in generated.public_suite and "'square'" not in generated.public_suite
     assert sorted(generated.public_values) == ["kl"], "only values that public cases read are shipped"
     bundle = assign.read_bundle(generated.bundle)
     assert bundle.number == "99" and bundle.lab == generated.lab and sorted(bundle.values) == ["kl", "square"]
-    assert [sum(c.points for c in q.cases) for q in bundle.questions] == [2.0, 3.0, 1.0]
+    assert [sum(c.points for c in q.cases) for q in bundle.questions] == [2.0, 3.0, 1.0, 0.0]
+    assert bundle.questions[-1].written and "Gibbs' inequality" in bundle.questions[-1].rubric
     assert [c.hidden for c in bundle.questions[0].cases] == [False, True]
 
 
@@ -167,7 +171,9 @@ def master_secrets(master) -> tuple[list[str], list[str]]:
             after_end = None if head.startswith("# END") else block
             block = {"# BEGIN SOLUTION": "solution", "# BEGIN TESTS": "tests"}.get(head, after_end)
             continue
-        if block == "solution" and cell.cell_type == "code":
+        if block == "solution" and cell.cell_type == "markdown":
+            solution_lines += [line.strip() for line in text.splitlines()]
+        elif block == "solution" and cell.cell_type == "code":
             inside = False
             for line in text.splitlines():
                 marker = line.strip()

@@ -60,7 +60,7 @@ def round_trip(number, solution, folder):
     results = {r.student: r for r in grade.grade_folder(made.bundle, subs, folder / "grades.csv",
                                                         timeout=LAB_TIMEOUT, progress=None)}
     questions = grade.questions_in_bundle(made.bundle)
-    full = {q.name: q.points for q in questions}
+    full = {q.name: q.points for q in questions if not q.written}
     assert results["solution"].status == "ok" and results["solution"].scores == full, results["solution"]
     assert results["blank"].status == "ok", results["blank"].detail
     assert results["blank"].scores == dict.fromkeys(full, 0.0)
@@ -70,7 +70,9 @@ def round_trip(number, solution, folder):
     feedback = (folder / "grades_feedback" / "wrong.txt").read_text()
     assert MISTAKES[number]["hint"] in feedback
     rows = read_csv(folder / "grades.csv")
-    assert rows["solution"]["total"] == rows["solution"]["max"] == f"{sum(full.values()):g}"
+    maximum = sum(q.points for q in questions)
+    assert rows["solution"]["total"] == f"{sum(full.values()):g}"
+    assert rows["solution"]["max"] == f"{maximum:g}"
 
 
 @pytest.mark.slow
@@ -171,10 +173,11 @@ def test_twenty_mixed_submissions_grade_to_the_right_csv(fixture_lab, tmp_path):
     rows = read_csv(out)
     assert sorted(rows) == sorted(subs)
     with open(out, newline="") as handle:
-        assert next(csv.reader(handle)) == ["student", "q1", "q2", "q3", "total", "max", "status"]
+        header = next(csv.reader(handle))
+        assert header == ["student", "q1", "q2", "q3", "q_written", "total", "max", "status"]
     for student, (_, scores, status) in subs.items():
         row = rows[student]
-        assert row["max"] == "6" and row["status"] in grade.STATUSES
+        assert row["max"] == "8" and row["status"] in grade.STATUSES and row["q_written"] == ""
         assert float(row["total"]) == sum(float(row[q]) for q in ("q1", "q2", "q3"))
         if status is not None:
             assert row["status"] == status, (student, row)
@@ -193,6 +196,30 @@ def test_twenty_mixed_submissions_grade_to_the_right_csv(fixture_lab, tmp_path):
     for status in grade.STATUSES:
         assert re.search(rf"^\| {status} \| {statuses.count(status)} \(", summary, re.M), (status, summary)
     assert f"Submissions: {len(rows)}." in summary
+    written = (out.parent / "grades_written.md").read_text()
+    assert "## q_written (2 points)" in written and "Gibbs' inequality" in written and "### good_0" in written
+    marks = out.parent / "grades_marks.csv"
+    assert marks.read_text().splitlines()[:2] == ["student,q_written", "blank_0,"]
+    marks.write_text("student,q_written\ngood_0,1.5\nblank_0,\n")
+    grade.merge_marks(out, marks, fixture_lab.bundle)
+    merged = read_csv(out)
+    assert merged["good_0"]["q_written"] == "1.5" and merged["good_0"]["total"] == "7.5"
+    assert merged["blank_0"]["q_written"] == "" and merged["blank_0"]["total"] == "0"
+    grade.grade_folder(fixture_lab.bundle, folder, out.with_name("again.csv"), timeout=TIMEOUT, progress=None)
+
+
+def test_marks_outside_the_rubric_range_or_for_unknown_students_are_refused():
+    from coursekit.grading import written
+
+    book = "student,q1,q_written,total,max,status\nann,2,,2,4,ok\n"
+    assert written.merge_marks(book, "student,q_written\nann,2\n", {"q_written": 2}).splitlines()[1] == \
+        "ann,2,2,4,4,ok"
+    for marks, message in (("student,q_written\nann,3\n", "between 0 and 2, got 3"),
+                           ("student,q_written\nbob,1\n", "'bob' is not in the gradebook"),
+                           ("student,q_written\nann,good\n", "expected a number, got 'good'"),
+                           ("student,q_other\nann,1\n", "unknown ['q_other']")):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            written.merge_marks(book, marks, {"q_written": 2})
 
 
 def test_out_path_inside_the_submissions_folder_is_refused(tmp_path):

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import nbformat
 import numpy as np
+import yaml
 
 from ..course import ROOT, Module, load
 from . import checker, store, suite
@@ -130,6 +131,33 @@ def suite_of(autograder_nb) -> list[suite.Question]:
     return sorted(questions, key=lambda q: position[q.name])
 
 
+def written_questions(master, autograder_nb) -> list[suite.Question]:
+    """The master's written questions (``manual: true``), each with its points and its rubric: the markdown
+    solution cells, which otter keeps in the autograder notebook only."""
+    configs = []
+    for cell in master.cells:
+        text = _source(cell)
+        if cell.cell_type == "raw" and text.lstrip().startswith("# BEGIN QUESTION"):
+            config = yaml.safe_load(text.split("\n", 1)[1]) or {}
+            if config.get("manual"):
+                configs.append(config)
+    rubrics, current = [], None
+    for cell in autograder_nb.cells:
+        text, tags = _source(cell), cell.metadata.get("tags", [])
+        if cell.cell_type == "markdown" and "<!-- BEGIN QUESTION -->" in text:
+            current = []
+            rubrics.append(current)
+        elif cell.cell_type == "markdown" and "otter_assign_solution_cell" in tags and current is not None:
+            current.append(text)
+        if "<!-- END QUESTION -->" in text:
+            current = None
+    if len(rubrics) != len(configs):
+        raise AssignError(f"expected one rubric block per written question, got {len(rubrics)} for "
+                          f"{len(configs)} questions")
+    return [suite.Question(str(c["name"]), float(c.get("points") or 0), written=True,
+                           rubric="\n\n".join(r).strip()) for c, r in zip(configs, rubrics, strict=True)]
+
+
 def _source(cell) -> str:
     source = cell.get("source", "")
     return "".join(source) if isinstance(source, list) else source
@@ -152,6 +180,10 @@ def grading_note(questions: list[suite.Question]) -> str:
     """The paragraph the lab's introduction ends with: public checks, hidden tests, where answers go."""
     hidden = [f"`{q.name}`" for q in questions if q.has_hidden_cases]
     which = f"Questions {', '.join(hidden)} have hidden tests." if hidden else "No question has hidden tests."
+    written = [f"`{q.name}`" for q in questions if q.written]
+    if written:
+        which += (f" Written question{'s' if len(written) > 1 else ''} {', '.join(written)}: answer in the "
+                  "markdown cell below the question, in your own words; your instructor marks it.")
     return ("**How this lab is graded.** The check cell under each question (`grader.check(...)`) runs that "
             "question's public tests. They are not the grade: hidden tests, run by your instructor, decide "
             f"it. {which} Grading uses only the code in the answer cells (the cells with `...` to fill in): "
@@ -237,6 +269,7 @@ def generate(target: LabTarget) -> Generated:
         student, autograder_path = run_otter_assign(target.solution, Path(tmp) / "out")
         autograder = nbformat.read(autograder_path, as_version=4)
         questions = suite_of(autograder)
+        questions += written_questions(nbformat.read(target.solution, as_version=4), autograder)
         nb = nbformat.read(student, as_version=4)
         solved = nbformat.read(student, as_version=4)
     paste_solutions(solved, autograder)

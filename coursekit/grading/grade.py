@@ -42,7 +42,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import assign
+from . import assign, written
 from .report import write_summary
 from .suite import Question
 
@@ -103,7 +103,9 @@ def notebook_problem(path: Path) -> str | None:
 
 
 def read_results(path: Path, questions: list[Question]) -> tuple[str, dict, dict, list[str], list[str]]:
-    """Status, scores, failure messages, notes and evidence from the runner's JSON result."""
+    """Status, scores, failure messages, notes and evidence from the runner's JSON result (questions with
+    tests only: written questions are marked by the instructor)."""
+    questions = [q for q in questions if not q.written]
     data = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict) or not isinstance(data.get("scores"), dict):
         raise ValueError(f"expected the runner's result with scores, got {str(data)[:100]!r}")
@@ -178,19 +180,20 @@ def _number(value: float) -> str:
 
 
 def gradebook_rows(results: list[Result], questions: list[Question]) -> list[list[str]]:
-    """The CSV rows: header, then one row per student (sorted by student id)."""
+    """The CSV rows: header, then one row per student (sorted by student id). A written question's column
+    stays empty until ``coursekit marks`` fills it; ``total`` counts what is marked."""
     maximum = sum(q.points for q in questions)
     rows = [["student", *[q.name for q in questions], "total", "max", "status"]]
     for r in sorted(results, key=lambda r: r.student):
-        total = sum(r.scores.get(q.name, 0.0) for q in questions)
-        rows.append([r.student, *[_number(r.scores.get(q.name, 0.0)) for q in questions], _number(total),
-                     _number(maximum), r.status])
+        total = sum(r.scores.get(q.name, 0.0) for q in questions if not q.written)
+        cells = ["" if q.written else _number(r.scores.get(q.name, 0.0)) for q in questions]
+        rows.append([r.student, *cells, _number(total), _number(maximum), r.status])
     return rows
 
 
 def feedback_text(result: Result, questions: list[Question]) -> str:
     """A student's feedback: status, points per question, and each failed check's message."""
-    total = sum(result.scores.get(q.name, 0.0) for q in questions)
+    total = sum(result.scores.get(q.name, 0.0) for q in questions if not q.written)
     lines = [f"student: {result.student}", f"status: {result.status}",
              f"total: {_number(total)} / {_number(sum(q.points for q in questions))}", ""]
     if result.detail:
@@ -199,6 +202,9 @@ def feedback_text(result: Result, questions: list[Question]) -> str:
         lines += ["tampering (undone; the questions it happened in score 0):",
                   *(f"  - {item}" for item in result.evidence), ""]
     for q in questions:
+        if q.written:
+            lines.append(f"{q.name}: written answer, marked by your instructor (out of {_number(q.points)})")
+            continue
         score = result.scores.get(q.name, 0.0)
         lines.append(f"{q.name}: {_number(score)} / {_number(q.points)}")
         for message in result.failures.get(q.name, []):
@@ -228,6 +234,27 @@ def feedback_dir(out_csv: Path) -> Path:
     return out_csv.with_name(f"{out_csv.stem}_feedback")
 
 
+def write_written(out_csv: Path, bundle: Path, questions: list[Question], files: dict[str, Path]) -> None:
+    """``<stem>_written.md`` (every written answer with the rubric) and, when absent, ``<stem>_marks.csv``."""
+    questions = [q for q in questions if q.written]
+    if not questions:
+        return
+    lab = assign.read_bundle(bundle).lab
+    answers = {student: written.answers_from_file(path, lab, questions) for student, path in files.items()}
+    _write_atomic(out_csv.with_name(f"{out_csv.stem}_written.md"), written.answers_text(questions, answers))
+    marks = out_csv.with_name(f"{out_csv.stem}_marks.csv")
+    if not marks.exists():
+        _write_atomic(marks, written.marks_template(questions, list(files)))
+
+
+def merge_marks(out_csv: Path, marks: Path, bundle: Path) -> None:
+    """Fill the written columns of a gradebook from the instructor's marks (atomically)."""
+    points = {q.name: q.points for q in questions_in_bundle(bundle) if q.written}
+    merged = written.merge_marks(Path(out_csv).read_text(encoding="utf-8"),
+                                 Path(marks).read_text(encoding="utf-8"), points)
+    _write_atomic(Path(out_csv), merged)
+
+
 def grade_folder(bundle: Path, submissions: Path, out_csv: Path, timeout: float = DEFAULT_TIMEOUT,
                  memory_mb: int = DEFAULT_MEMORY_MB, jobs: int = DEFAULT_JOBS,
                  progress=print) -> list[Result]:
@@ -249,7 +276,8 @@ def grade_folder(bundle: Path, submissions: Path, out_csv: Path, timeout: float 
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(gradebook_rows(results, questions))
     _write_atomic(out_csv, buffer.getvalue())
-    write_summary(out_csv, questions, results)
+    write_summary(out_csv, [q for q in questions if not q.written], results)
+    write_written(out_csv, bundle, questions, dict(zip((r.student for r in results), files, strict=True)))
     for r in results:
         _write_atomic(feedback_dir(out_csv) / f"{safe_file_name(r.student)}.txt", feedback_text(r, questions))
         if progress:

@@ -86,8 +86,9 @@ def definitions_only(source: str, label: str) -> tuple[str, list[str]]:
 
 
 def answer_cells(lab, submission) -> tuple[dict[int, str], list[str]]:
-    """The submission's answer for each answer cell of the pristine lab (by tag, else by cell id)."""
-    wanted = [i for i, c in enumerate(lab.cells) if ANSWER_TAG in c.metadata.get("tags", [])]
+    """The submission's answer for each code answer cell of the pristine lab (by tag, else by cell id)."""
+    wanted = [i for i, c in enumerate(lab.cells)
+              if c.cell_type == "code" and ANSWER_TAG in c.metadata.get("tags", [])]
     cells = [c for c in submission.get("cells", []) if c.get("cell_type") == "code"]
     tagged = [c for c in cells if ANSWER_TAG in c.get("metadata", {}).get("tags", [])]
     if len(tagged) == len(wanted):
@@ -176,7 +177,7 @@ def lock_checks() -> None:
 def run_questions(questions: list[suite.Question], namespace: dict, watch: guard.Guard,
                   outcome: Outcome, case_seconds: float) -> None:
     """Every case of every question; a question whose cases tampered scores 0."""
-    for question in questions:
+    for question in (q for q in questions if not q.written):
         points, messages, evidence = 0.0, [], []
         for number, case in enumerate(question.cases, start=1):
             try:

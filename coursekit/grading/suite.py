@@ -1,4 +1,5 @@
-"""A lab's test suite: its questions, each with points and test cases, and how one case runs.
+"""A lab's test suite: its questions, each with points and test cases (or, for a written question that the
+instructor marks, a rubric), and how one case runs.
 
 ``coursekit assign`` reads the cases otter assign extracted from a solution notebook (with otter's own rules
 for the points of each case) and writes them twice: the public cases of every question as package data
@@ -39,16 +40,18 @@ class Question:
     points: float
     cases: tuple[Case, ...] = field(default=(), compare=False)
     hidden_removed: int = field(default=0, compare=False)
+    written: bool = field(default=False, compare=False)
+    rubric: str = field(default="", compare=False)
 
     @property
     def has_hidden_cases(self) -> bool:
         return self.hidden_removed > 0 or any(case.hidden for case in self.cases)
 
     def public(self) -> Question:
-        """The question as students get it: hidden cases removed (only their number is kept)."""
+        """The question as students get it: hidden cases removed (only their number is kept), no rubric."""
         hidden = sum(case.hidden for case in self.cases)
         return Question(self.name, self.points, tuple(c for c in self.cases if not c.hidden),
-                        self.hidden_removed + hidden)
+                        self.hidden_removed + hidden, self.written)
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,7 @@ def dumps(lab: str, questions: list[Question]) -> str:
     """A suite as deterministic JSON text."""
     body = {"lab": lab, "questions": [
         {"name": q.name, "points": q.points, "cases": [asdict(c) for c in q.cases],
-         "hidden_removed": q.hidden_removed} for q in questions]}
+         "hidden_removed": q.hidden_removed, "written": q.written, "rubric": q.rubric} for q in questions]}
     return json.dumps(body, indent=1, sort_keys=True) + "\n"
 
 
@@ -104,7 +107,7 @@ def loads(text: str, expect_lab: str | None = None) -> list[Question]:
         raise ValueError(f"expected the suite of lab {expect_lab}, got lab {body.get('lab')!r}")
     return [Question(str(q["name"]), float(q["points"]),
                      tuple(Case(str(c["code"]), bool(c["hidden"]), float(c["points"])) for c in q["cases"]),
-                     int(q.get("hidden_removed", 0)))
+                     int(q.get("hidden_removed", 0)), bool(q.get("written", False)), str(q.get("rubric", "")))
             for q in body["questions"]]
 
 
