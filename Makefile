@@ -21,11 +21,14 @@ CHROMIUM ?= /usr/bin/chromium
 # TensorFlow and torch's triton both load their own LLVM: once TF is imported, torch.compile's triton import
 # segfaults in the same process, so the TensorFlow tests run in a pytest process of their own.
 TF_TESTS := tests/test_style_tf.py
+# Every lab executed the way Colab runs it (tests/colab/emulate.py: Colab's package versions in a cached
+# virtualenv, a google.colab kernel, no notebook file on disk): a pytest process of its own, two labs at a time.
+COLAB_TESTS := tests/test_colab_emulated.py
 
 export TF_CPP_MIN_LOG_LEVEL := 2
 export MPLBACKEND ?= Agg
 
-.PHONY: setup lab test lint unit notebooks labs-check browser doctor clean
+.PHONY: setup lab test lint unit colab notebooks labs-check browser doctor clean
 
 setup: $(STAMP) $(JUPYTER_STAMP)
 
@@ -63,8 +66,12 @@ browser:
 	@test -x $(CHROMIUM) || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 unit: setup browser
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(WORKERS) --dist loadscope -q tests --ignore=$(TF_TESTS)
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(WORKERS) --dist loadscope -q tests --ignore=$(TF_TESTS) \
+		--ignore=$(COLAB_TESTS)
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q $(TF_TESTS)
+
+colab: setup
+	$(BIN)/python -m pytest -q $(COLAB_TESTS)
 
 notebooks: setup
 	COURSEKIT_PROFILE=smoke COURSEKIT_OFFLINE=1 COURSEKIT_WIDGETS=static OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(WORKERS) --dist loadscope -q \
@@ -74,7 +81,7 @@ labs-check: setup
 	$(BIN)/python -m coursekit assign --check
 	$(BIN)/python -m coursekit readme --check
 
-test: lint labs-check unit notebooks
+test: lint labs-check unit colab notebooks
 
 doctor: setup
 	$(BIN)/python -m coursekit doctor
