@@ -1,8 +1,9 @@
 """beta-VAE (Higgins et al. 2017) with the conv encoder and decoder used for 64x64 dSprites (module 03).
 
-The architecture is the one of the disentanglement literature for dSprites-like data (Higgins et al.
-2017's convolutional models, Burgess et al. 2018, and google-research/disentanglement_lib
-``methods/shared/architectures.py`` ``conv_encoder`` / ``deconv_decoder``, Locatello et al. 2019):
+The architecture is the one of Locatello et al. 2019 (their Table 1; google-research/disentanglement_lib
+``methods/shared/architectures.py`` ``conv_encoder`` / ``deconv_decoder``), which is the convolutional model
+Higgins et al. 2017 used for CelebA (their dSprites model is fully connected); Burgess et al. 2018 use a
+similar one:
 
     encoder  Conv 32 4x4 s2 - Conv 32 4x4 s2 - Conv 64 4x4 s2 - Conv 64 4x4 s2 (ReLU) - FC 256 (ReLU)
              - FC 2 x 10 (mu, log sigma^2)
