@@ -10,6 +10,7 @@ from pathlib import Path
 import nbclient
 import nbformat
 import pytest
+import yaml
 
 from coursekit import __main__ as cli
 from coursekit.course import ROOT
@@ -211,3 +212,19 @@ def test_student_labs_hold_no_solution_code_and_no_hidden_tests(lab, generated):
     leaked = [line for line in solution_lines + hidden_lines
               if line in code or json.dumps(line)[1:-1] in code]
     assert not leaked, f"{lab.name} or its public tests show solution or hidden-test lines: {leaked}"
+
+
+@pytest.mark.parametrize("lab", committed_labs(), ids=lambda p: p.name)
+def test_every_lab_has_a_written_question_whose_rubric_stays_in_the_solution(lab):
+    master = nbformat.read(ROOT / "solutions" / lab.name, as_version=4)
+    configs = [yaml.safe_load(c.source.split("\n", 1)[1]) for c in master.cells
+               if c.cell_type == "raw" and c.source.startswith("# BEGIN QUESTION")]
+    written = {c["name"] for c in configs if c.get("manual")}
+    rubrics = [c.source for c in master.cells
+               if c.cell_type == "markdown" and c.source.startswith("**Rubric")]
+    assert written and len(rubrics) >= len(written), f"{lab.name}: add a written question with a rubric"
+    public = suite.load(ROOT / "coursekit" / "grading" / "public" / f"{lab.name[:2]}.json")
+    assert {q.name for q in public if q.written} == written
+    assert all(not q.rubric for q in public), "a rubric reached the package data"
+    text = lab.read_text()
+    assert not [r for r in rubrics if r.splitlines()[0][:60] in text], f"{lab.name} shows its rubric"
