@@ -54,10 +54,11 @@ NOT_CONSTRAINED = re.compile(
     r"^(torch|torchvision|torchaudio|torchcodec|triton|nvidia-.*|cuda-.*|setuptools|tifffile)$")
 # torch 2.14.1 needs setuptools >= 77.0.3; tensorflow-hub still imports pkg_resources (gone in 81).
 SETUPTOOLS = "setuptools>=77.0.3,<81"
+# What pip prints when the index is out of reach (not when a version is missing: that is a real failure).
 NETWORK_ERRORS = (
     "NewConnectionError", "Temporary failure in name resolution", "Network is unreachable",
     "Could not fetch URL", "ConnectTimeoutError", "ReadTimeoutError", "ProxyError", "Connection refused",
-    "No matching distribution found", "Max retries exceeded",
+    "Max retries exceeded",
 )
 INSTALL_LINE = re.compile(r'(%pip install[^\n]*?"coursekit\[[a-z,]+\] @ )git\+https?://[^"\s]+(")')
 COLAB_ENV = {"COLAB_RELEASE_TAG": "emulated", "COLAB_BACKEND_VERSION": "emulated"}
@@ -179,11 +180,13 @@ def _build(final: Path, stamp: Path, progress) -> Runtime:
         constraints = Path(tmp) / "colab-constraints.txt"
         constraints.write_text("\n".join(colab_constraints()) + "\n")
         python = str(staging / "bin" / "python")
+        # --no-compile: no .pyc for the thousands of modules no lab imports (imports write their own).
+        quiet = ["--no-compile", "--progress-bar", "off", "--disable-pip-version-check"]
         steps = [
             [base_python(), "-m", "venv", str(staging)],
-            [python, "-m", "pip", "install", "--quiet", "--no-compile", "-c", str(constraints), "pip"],
-            [python, "-m", "pip", "install", "--quiet", "--no-compile", "-c", str(constraints),
-             "-r", str(RUNTIME)],
+            # Not --quiet: the log keeps pip's warnings, and the network errors are told from other failures.
+            [python, "-m", "pip", "install", *quiet, "-c", str(constraints), "pip"],
+            [python, "-m", "pip", "install", *quiet, "-c", str(constraints), "-r", str(RUNTIME)],
         ]
         for command in steps:
             done = run(command, log, timeout=3600)
