@@ -181,12 +181,12 @@ def _build(final: Path, stamp: Path, progress) -> Runtime:
         constraints.write_text("\n".join(colab_constraints()) + "\n")
         python = str(staging / "bin" / "python")
         # --no-compile: no .pyc for the thousands of modules no lab imports (imports write their own).
-        quiet = ["--no-compile", "--progress-bar", "off", "--disable-pip-version-check"]
+        options = ["--no-compile", "--progress-bar", "off", "--disable-pip-version-check"]
         steps = [
             [base_python(), "-m", "venv", str(staging)],
             # Not --quiet: the log keeps pip's warnings, and the network errors are told from other failures.
-            [python, "-m", "pip", "install", *quiet, "-c", str(constraints), "pip"],
-            [python, "-m", "pip", "install", *quiet, "-c", str(constraints), "-r", str(RUNTIME)],
+            [python, "-m", "pip", "install", *options, "-c", str(constraints), "pip"],
+            [python, "-m", "pip", "install", *options, "-c", str(constraints), "-r", str(RUNTIME)],
         ]
         for command in steps:
             done = run(command, log, timeout=3600)
@@ -198,7 +198,7 @@ def _build(final: Path, stamp: Path, progress) -> Runtime:
                 raise RuntimeError(f"building the Colab runtime failed at {command}:\n{output[-4000:]}")
     seconds = time.monotonic() - start
     size = dir_size(staging)
-    (staging / ".colab-runtime-complete").write_text(
+    (staging / stamp.name).write_text(
         json.dumps({"key": final.name, "build_seconds": round(seconds, 1), "size_bytes": size}) + "\n")
     for old in final.parent.glob("venv-*"):  # runtimes of earlier requirements, crashed builds, their logs
         if old not in (staging, log_path):
