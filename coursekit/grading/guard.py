@@ -202,9 +202,15 @@ class Guard:
         return [f"{where}: {item}" for item in found]
 
 
+# Imported lazily by torch itself (an optimizer step, torch.compiler.is_compiling) and rebinding a monitored
+# attribute when imported (torch._dynamo wraps torch.manual_seed): imported before the snapshot, so that a
+# first import during a test case is not taken for tampering.
+REBINDING_MODULES = ("torch._dynamo",)
+
+
 def import_monitored() -> None:
     """Import every monitored module that is installed, so the snapshot sees them before submission code."""
-    for name in MONITORED_MODULES:
+    for name in (*MONITORED_MODULES, *REBINDING_MODULES):
         try:
             importlib.import_module(name)
         except ImportError:
