@@ -87,7 +87,7 @@ def test_readme_table_is_generated_from_the_manifest():
 def test_ci_runs_make_test_and_make_test_runs_everything():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
     makefile = (ROOT / "Makefile").read_text()
-    assert re.search(r"^test: lint labs-check unit notebooks", makefile, re.M)
+    assert re.search(r"^test: lint labs-check unit colab notebooks", makefile, re.M)
     assert "coursekit assign --check" in makefile and "coursekit readme --check" in makefile
     assert "--nbval-lax --nbval-current-env" in makefile and "COURSEKIT_PROFILE=smoke" in makefile
 
