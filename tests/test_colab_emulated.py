@@ -29,6 +29,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
+from test_grading_roundtrip import plant_mistake
 
 from coursekit.course import ROOT, load
 from coursekit.grading import assign
@@ -58,16 +59,6 @@ def selected_labs() -> list[str]:
     """The labs to execute: all, or those listed in ``COURSEKIT_COLAB_LABS`` (e.g. ``01,11``, to debug)."""
     chosen = os.environ.get("COURSEKIT_COLAB_LABS", "").replace(",", " ").split()
     return [n for n in course_labs() if not chosen or n in chosen]
-
-
-def plant_mistake(solved: str, mistake: dict) -> str:
-    """The solved lab with the mistake's ``replace`` applied to the answer cell holding ``cell_contains``."""
-    nb = nbformat.reads(solved, as_version=4)
-    cell = next(c for c in nb.cells if c.cell_type == "code" and mistake["cell_contains"] in c.source)
-    old, new = mistake["replace"]
-    assert old in cell.source, f"planted mistake: {old!r} is not in the solution cell"
-    cell.source = cell.source.replace(old, new)
-    return nbformat.writes(nb)
 
 
 class Runs:

@@ -11,6 +11,7 @@ import nbclient
 import nbformat
 import pytest
 import yaml
+from test_grading_roundtrip import recorded_fixture_store
 
 from coursekit import __main__ as cli
 from coursekit.course import ROOT
@@ -22,15 +23,8 @@ FIXTURE = Path(__file__).parent / "fixtures" / "grading" / "99_fixture.ipynb"
 @pytest.fixture(scope="module")
 def fixture_store(tmp_path_factory):
     """The fixture lab's expected values, recorded from its master notebook into a private store."""
-    folder = tmp_path_factory.mktemp("expected")
-    previous = os.environ.get(store.DIR_ENV)
-    os.environ[store.DIR_ENV] = str(folder)
-    store.record_solution(FIXTURE, "99")
-    yield folder
-    if previous is None:
-        os.environ.pop(store.DIR_ENV)
-    else:
-        os.environ[store.DIR_ENV] = previous
+    with recorded_fixture_store(tmp_path_factory.mktemp("expected")) as folder:
+        yield folder
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@ exists (course.yml modules whose solution notebook exists, plus the fixture lab)
 the blank lab zero on every question, a planted wrong answer loses points on exactly that question and the
 feedback shows its hint; and 20 mixed submissions (good, blank, wrong, hostile) grade to the right CSV."""
 
+import contextlib
 import csv
 import hashlib
 import os
@@ -104,18 +105,25 @@ def with_answer(text: str, contains: str, source: str) -> str:
     return nbformat.writes(nb)
 
 
-def generate_fixture_lab(folder: Path) -> assign.Generated:
-    """The fixture lab generated into ``folder``, its expected values recorded into a private store."""
+@contextlib.contextmanager
+def recorded_fixture_store(folder: Path):
+    """The fixture lab's expected values recorded into ``folder``, used as the store inside the block."""
     previous = os.environ.get(store.DIR_ENV)
-    os.environ[store.DIR_ENV] = str(folder / "expected")
+    os.environ[store.DIR_ENV] = str(folder)
     try:
         store.record_solution(FIXTURE, "99")
-        return assign.generate(make_target("99", FIXTURE, folder))
+        yield folder
     finally:
         if previous is None:
             os.environ.pop(store.DIR_ENV)
         else:
             os.environ[store.DIR_ENV] = previous
+
+
+def generate_fixture_lab(folder: Path) -> assign.Generated:
+    """The fixture lab generated into ``folder``, its expected values recorded into a private store."""
+    with recorded_fixture_store(folder / "expected"):
+        return assign.generate(make_target("99", FIXTURE, folder))
 
 
 @pytest.fixture(scope="module")
