@@ -2,7 +2,8 @@
 
 ``COURSEKIT_PROFILE`` is ``smoke`` (CI: every code path in seconds), ``fast`` (a 2-core laptop, <= 5 min a
 notebook), ``full`` (one Colab T4-class GPU, <= 20 min) or unset / ``auto`` (``full`` with a GPU, else
-``fast``).
+``fast``). ``COURSEKIT_SEED`` replaces the ``seed`` of a notebook whose config has one: the same experiment
+on another seed, to measure the spread of a result (``benchmarks/bench_seeds.py``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from .errors import expect_choice
 
 PROFILES = ("smoke", "fast", "full")
 ENV_VAR = "COURSEKIT_PROFILE"
+SEED_ENV_VAR = "COURSEKIT_SEED"
 
 
 class Config(dict):
@@ -59,4 +61,9 @@ def profile(
     cfg = Config(common)
     cfg.update(chosen)
     cfg["profile"] = name
+    seed = os.environ.get(SEED_ENV_VAR, "").strip()
+    if seed and "seed" in cfg:
+        if not seed.isdigit():
+            raise ValueError(f"{SEED_ENV_VAR}: expected a non-negative whole number, got {seed!r}")
+        cfg["seed"] = int(seed)
     return cfg

@@ -41,6 +41,16 @@ def test_unknown_profile_names_the_valid_ones(monkeypatch):
         ck.profile(smoke={}, fast={}, full={})
 
 
+def test_seed_variable_replaces_a_declared_seed_only(monkeypatch):
+    monkeypatch.setenv("COURSEKIT_PROFILE", "fast")
+    monkeypatch.setenv("COURSEKIT_SEED", "2")
+    assert ck.profile(fast=dict(steps=5), seed=0).seed == 2
+    assert "seed" not in ck.profile(fast=dict(steps=5))
+    monkeypatch.setenv("COURSEKIT_SEED", "two")
+    with pytest.raises(ValueError, match="COURSEKIT_SEED: expected a non-negative whole number, got 'two'"):
+        ck.profile(fast=dict(steps=5), seed=0)
+
+
 def test_config_names_missing_setting():
     cfg = config.Config(steps=3)
     with pytest.raises(AttributeError, match="no setting 'step'; it has steps"):

@@ -1,0 +1,81 @@
+"""The spread of a lecture's lesson over seeds: run the lecture in a profile once per seed and tabulate the
+numbers its lesson rests on (mean, range, and whether the lesson held on every seed).
+
+    python benchmarks/bench_seeds.py 03 --seeds 0 1 2 [--profile fast] [--jobs 2]
+
+Each run executes ``lectures/NN_*.ipynb`` from scratch with ``COURSEKIT_SEED`` (which replaces the notebook's
+``cfg.seed``), offline, widgets static; the lesson's numbers are read from the printed output with the
+module's pattern below. The reference the table compares against is the lesson itself: the margin of the
+lesson on each seed, against the spread of each number over the seeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import nbclient
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+# module -> (pattern with one named group per number, the lesson as a test on those numbers, its wording)
+LESSONS = {
+    "03": (re.compile(r"MIG: plain VAE \(beta = 1\) (?P<vae>[\d.]+) +vs +"
+                      r"beta-VAE \(beta = 4\) (?P<beta_vae>[\d.]+)"),
+           lambda n: n["beta_vae"] - n["vae"], "MIG(beta-VAE, beta = 4) - MIG(VAE)"),
+}
+
+
+def run(number: str, seed: int, profile: str) -> dict[str, float]:
+    """Execute the lecture with this seed and read the lesson's numbers from its printed output."""
+    path = next((ROOT / "lectures").glob(f"{number}_*.ipynb"))
+    nb = nbformat.read(path, as_version=4)
+    env = {**os.environ, "COURSEKIT_PROFILE": profile, "COURSEKIT_SEED": str(seed), "COURSEKIT_OFFLINE": "1",
+           "COURSEKIT_WIDGETS": "static", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}
+    nbclient.NotebookClient(nb, timeout=1800, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}}).execute(env=env)
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    match = LESSONS[number][0].search(text)
+    if match is None:
+        raise ValueError(f"lecture {number}, seed {seed}: expected the lesson's numbers in the output, "
+                         "found none")
+    return {k: float(v) for k, v in match.groupdict().items()}
+
+
+def table(number: str, results: dict[int, dict[str, float]]) -> str:
+    """Per seed the numbers and the margin; then mean and range of each, and the verdict."""
+    _, margin_of, wording = LESSONS[number]
+    names = list(next(iter(results.values())))
+    header = f"{'seed':>6} " + " ".join(f"{n:>10}" for n in names) + "     margin"
+    lines = [f"lecture {number}: {wording}", header]
+    for seed, numbers in sorted(results.items()):
+        lines.append(f"{seed:>6} " + " ".join(f"{numbers[n]:>10.3f}" for n in names)
+                     + f" {margin_of(numbers):>10.3f}")
+    margins = [margin_of(n) for n in results.values()]
+    for label, values in [(n, [r[n] for r in results.values()]) for n in names] + [("margin", margins)]:
+        lines.append(f"{label:>10}: mean {statistics.mean(values):.3f}, "
+                     f"range {min(values):.3f} - {max(values):.3f}")
+    held = sum(m > 0 for m in margins)
+    lines.append(f"the lesson held on {held} of {len(margins)} seeds; smallest margin {min(margins):.3f}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("module", choices=sorted(LESSONS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--profile", default="fast", choices=("smoke", "fast", "full"))
+    parser.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args(argv)
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        numbers = list(pool.map(lambda s: run(args.module, s, args.profile), args.seeds))
+    print(table(args.module, dict(zip(args.seeds, numbers, strict=True))))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
