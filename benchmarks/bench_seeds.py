@@ -23,11 +23,18 @@ import nbclient
 import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
-# module -> (pattern with one named group per number, the lesson as a test on those numbers, its wording)
+# module -> (patterns, each with named groups for numbers, the lesson's margin (> 0: it held), its wording)
 LESSONS = {
-    "03": (re.compile(r"MIG: plain VAE \(beta = 1\) (?P<vae>[\d.]+) +vs +"
-                      r"beta-VAE \(beta = 4\) (?P<beta_vae>[\d.]+)"),
+    "03": ((r"MIG: plain VAE \(beta = 1\) (?P<vae>[\d.]+) +vs +beta-VAE \(beta = 4\) (?P<beta_vae>[\d.]+)",),
            lambda n: n["beta_vae"] - n["vae"], "MIG(beta-VAE, beta = 4) - MIG(VAE)"),
+    "04": ((r"^ +all +(?P<edit_success>[\d.]+)% of",),
+           lambda n: n["edit_success"] - 80.0, "edits detected (%) - 80 (the bar)"),
+    "06": ((r"Frechet: learned pipeline (?P<fd_learned>[\d.]+), bicubic-trained (?P<fd_bicubic>[\d.]+)",),
+           lambda n: n["fd_bicubic"] - n["fd_learned"],
+           "Frechet(bicubic-trained L2H) - Frechet(learned H2L + L2H)"),
+    "10": ((r"on R: latent translation (?P<latent_db>[\d.]+) dB / [\d.]+ +vs +"
+            r"direct repair (?P<direct_db>[\d.]+)",),
+           lambda n: n["latent_db"] - n["direct_db"], "PSNR on R (dB): latent translation - direct repair"),
 }
 
 
@@ -40,11 +47,14 @@ def run(number: str, seed: int, profile: str) -> dict[str, float]:
     nbclient.NotebookClient(nb, timeout=1800, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}}).execute(env=env)
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
-    match = LESSONS[number][0].search(text)
-    if match is None:
-        raise ValueError(f"lecture {number}, seed {seed}: expected the lesson's numbers in the output, "
-                         "found none")
-    return {k: float(v) for k, v in match.groupdict().items()}
+    numbers = {}
+    for pattern in LESSONS[number][0]:
+        match = re.search(pattern, text, re.M)
+        if match is None:
+            raise ValueError(f"lecture {number}, seed {seed}: expected output matching {pattern!r}, "
+                             "found none")
+        numbers |= {k: float(v) for k, v in match.groupdict().items()}
+    return numbers
 
 
 def table(number: str, results: dict[int, dict[str, float]]) -> str:
