@@ -29,7 +29,7 @@ class Module:
     status: str
     lecture: str
     solution: str | None
-    seeds: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
     papers: list[str] = field(default_factory=list)
     runtime_minutes: dict[str, float] = field(default_factory=dict)
 
@@ -81,7 +81,7 @@ def _parse_module(raw: dict) -> Module:
         status=raw["status"],
         lecture=raw["lecture"],
         solution=raw.get("solution"),
-        seeds=list(raw.get("seeds") or []),
+        sources=list(raw.get("sources") or []),
         papers=list(raw.get("papers") or []),
         runtime_minutes=dict(raw.get("runtime_minutes") or {}),
     )

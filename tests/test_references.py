@@ -90,8 +90,7 @@ def python_prose(path: Path) -> str:
 
 def course_files() -> list[Path]:
     files = sorted(p for d in ("lectures", "labs", "solutions") for p in (ROOT / d).glob("*.ipynb"))
-    # course.yml is data: its "seeds" field maps modules to source documents for the developers
-    files += sorted(p for p in (ROOT / "course").iterdir() if p.suffix == ".md")
+    files += sorted(p for p in (ROOT / "course").iterdir() if p.suffix in (".md", ".yml"))
     files += sorted((ROOT / "coursekit").rglob("*.py"))
     return files
 
@@ -121,6 +120,15 @@ def test_every_citation_is_in_the_references(path):
     keys = reference_keys()
     missing = sorted({c for c in citations(prose(path)) if c not in keys})
     assert not missing, f"add these works to course/references.md (### Author et al. YYYY): {missing}"
+
+
+def test_every_module_names_its_sources_by_a_reference_key():
+    from coursekit.course import load
+
+    keys = reference_keys()
+    for module in load().modules:
+        unknown = [s for s in module.sources if not any(s == k or s.startswith(k + " (") for k in keys)]
+        assert not unknown, f"module {module.number}: sources {unknown} must start with a references.md key"
 
 
 def test_references_have_unique_keys_with_a_year_or_source_document():
