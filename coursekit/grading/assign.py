@@ -37,7 +37,7 @@ import numpy as np
 import yaml
 
 from ..course import ROOT, Module, load
-from . import checker, store, suite
+from . import store, suite
 
 BUILD_DIR = ROOT / "build" / "grading"
 OTTER_INIT_MARK = "otter.Notebook("
@@ -58,7 +58,7 @@ class LabTarget:
     solution: Path
     lab: Path
     bundle_dir: Path
-    public_dir: Path = field(default_factory=checker.public_dir)
+    public_dir: Path = field(default_factory=store.public_dir)
 
     @property
     def bundle(self) -> Path:

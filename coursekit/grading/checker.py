@@ -9,23 +9,13 @@ raises: the notebook goes on. Hidden test cases exist only in the instructor's g
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
-from . import suite
+from . import store, suite
 
-PUBLIC_DIR = Path(__file__).resolve().parent / "public"
-PUBLIC_DIR_ENV = "COURSEKIT_PUBLIC_DIR"
 GRADE_NOTE = ("These are the public tests only: hidden tests, run when your lab is graded, decide the grade "
               "(all public tests passing is not full marks).")
-
-
-def public_dir() -> Path:
-    """Where public suites live: ``COURSEKIT_PUBLIC_DIR`` if set, else the package's ``public/`` folder."""
-    override = os.environ.get(PUBLIC_DIR_ENV)
-    return Path(override) if override else PUBLIC_DIR
 
 
 @dataclass(frozen=True)
@@ -58,7 +48,7 @@ class Checker:
     """Runs a lab's public tests from the check cell under each question."""
 
     def __init__(self, lab: str):
-        path = public_dir() / f"{lab}.json"
+        path = store.public_dir() / f"{lab}.json"
         if not path.exists():
             raise FileNotFoundError(f"expected the public tests of lab {lab!r} at {path}; is coursekit up to "
                                     "date? (reinstall it with the lab's setup cell)")

@@ -234,13 +234,13 @@ def feedback_dir(out_csv: Path) -> Path:
     return out_csv.with_name(f"{out_csv.stem}_feedback")
 
 
-def write_written(out_csv: Path, bundle: Path, questions: list[Question], files: dict[str, Path]) -> None:
+def write_written(out_csv: Path, lab: str, questions: list[Question], files: dict[str, Path]) -> None:
     """``<stem>_written.md`` (every written answer with the rubric) and, when absent, ``<stem>_marks.csv``."""
     questions = [q for q in questions if q.written]
     if not questions:
         return
-    lab = assign.read_bundle(bundle).lab
-    answers = {student: written.answers_from_file(path, lab, questions) for student, path in files.items()}
+    lab_nb = nbformat.reads(lab, as_version=4)
+    answers = {student: written.answers_from_file(path, lab_nb, questions) for student, path in files.items()}
     _write_atomic(out_csv.with_name(f"{out_csv.stem}_written.md"), written.answers_text(questions, answers))
     marks = out_csv.with_name(f"{out_csv.stem}_marks.csv")
     if not marks.exists():
@@ -267,7 +267,8 @@ def grade_folder(bundle: Path, submissions: Path, out_csv: Path, timeout: float 
     if timeout <= 0 or memory_mb <= 0 or jobs < 1:
         raise ValueError(f"expected timeout > 0, memory > 0 and jobs >= 1, "
                          f"got {timeout}, {memory_mb}, {jobs}")
-    questions = questions_in_bundle(bundle)
+    graded = assign.read_bundle(bundle)
+    questions = graded.questions
     files = submissions_in(submissions)
     if not files:
         raise ValueError(f"submissions: expected *.ipynb files in {submissions}, found none")
@@ -277,7 +278,7 @@ def grade_folder(bundle: Path, submissions: Path, out_csv: Path, timeout: float 
     csv.writer(buffer, lineterminator="\n").writerows(gradebook_rows(results, questions))
     _write_atomic(out_csv, buffer.getvalue())
     write_summary(out_csv, [q for q in questions if not q.written], results)
-    write_written(out_csv, bundle, questions, dict(zip((r.student for r in results), files, strict=True)))
+    write_written(out_csv, graded.lab, questions, dict(zip((r.student for r in results), files, strict=True)))
     for r in results:
         _write_atomic(feedback_dir(out_csv) / f"{safe_file_name(r.student)}.txt", feedback_text(r, questions))
         if progress:

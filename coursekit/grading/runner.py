@@ -32,7 +32,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import assign, checker, checks, guard, store, suite
+from . import assign, checks, guard, store, suite
 
 ANSWER_TAG = "otter_answer_cell"
 CHECK_MARK = "grader.check("
@@ -256,7 +256,7 @@ def main(argv: list[str]) -> None:
     public.mkdir()
     public_suite = suite.dumps(bundle.number, [q.public() for q in bundle.questions])
     (public / f"{bundle.number}.json").write_text(public_suite, encoding="utf-8")
-    os.environ[checker.PUBLIC_DIR_ENV] = str(public)
+    os.environ[store.PUBLIC_DIR_ENV] = str(public)
     submission = nbformat.read(submission_path, as_version=4)
     protected = [str(bundle_path.parent), str(result_path.parent), str(store.PUBLIC_DIR),
                  str(store.INSTRUCTOR_DIR), str(assign.BUILD_DIR)]

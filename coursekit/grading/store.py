@@ -21,8 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-INSTRUCTOR_DIR = Path(__file__).resolve().parents[2] / "solutions" / "expected"
+from ..course import ROOT
+
+INSTRUCTOR_DIR = ROOT / "solutions" / "expected"
 PUBLIC_DIR = Path(__file__).resolve().parent / "public"
+PUBLIC_DIR_ENV = "COURSEKIT_PUBLIC_DIR"
 RECORD_ENV = "COURSEKIT_RECORD_EXPECTED"
 DIR_ENV = "COURSEKIT_EXPECTED_DIR"
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -43,10 +46,15 @@ def store_dir() -> Path:
     return Path(override) if override else INSTRUCTOR_DIR
 
 
+def public_dir() -> Path:
+    """Where public tests and values live: ``COURSEKIT_PUBLIC_DIR`` if set, else the package's ``public/``."""
+    override = os.environ.get(PUBLIC_DIR_ENV)
+    return Path(override) if override else PUBLIC_DIR
+
+
 def public_path(lab: str) -> Path:
-    """The package-data npz of a lab's public values (``COURSEKIT_PUBLIC_DIR`` overrides the folder)."""
-    override = os.environ.get("COURSEKIT_PUBLIC_DIR")
-    return (Path(override) if override else PUBLIC_DIR) / f"{_check_lab(lab)}.npz"
+    """The package-data npz of a lab's public values."""
+    return public_dir() / f"{_check_lab(lab)}.npz"
 
 
 def seal(lab: str, values: dict[str, np.ndarray]) -> None:

@@ -47,13 +47,13 @@ def answers_of(submission, lab, written: list[Question]) -> dict[str, str]:
     return {q.name: text for q, text in zip(written, texts, strict=False)}
 
 
-def answers_from_file(path: Path, lab_text: str, written: list[Question]) -> dict[str, str]:
+def answers_from_file(path: Path, lab, written: list[Question]) -> dict[str, str]:
     """``answers_of`` for a submission file (empty answers when it is not a readable notebook)."""
     try:
         submission = nbformat.read(path, as_version=4)
     except Exception:  # noqa: BLE001 - an unreadable notebook has no answers; its status says why
         return dict.fromkeys((q.name for q in written), "")
-    return answers_of(submission, nbformat.reads(lab_text, as_version=4), written)
+    return answers_of(submission, lab, written)
 
 
 def answers_text(written: list[Question], answers: dict[str, dict[str, str]]) -> str:
