@@ -13,13 +13,13 @@ import os
 import random
 from pathlib import Path
 
-from .config import Config, active_profile, profile
+from .config import Config, active_profile, checks_learning, profile
 from .devices import autocast, describe_device, device, on_colab
 
 __version__ = "0.1.0"
 __all__ = [
-    "Config", "active_profile", "autocast", "checkpoint_root", "describe_device", "device", "on_colab",
-    "profile", "seed", "setup", "show",
+    "Config", "active_profile", "autocast", "checkpoint_root", "checks_learning", "describe_device", "device",
+    "on_colab", "profile", "seed", "setup", "show",
 ]
 
 _SUBMODULES = (

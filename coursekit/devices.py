@@ -55,23 +55,47 @@ def describe_device(dev=None) -> str:
     return f"cpu ({torch.get_num_threads()} threads)"
 
 
-def autocast(dev=None, enabled: bool = True):
-    """Mixed-precision context for the device: float16 on CUDA, bfloat16 on CPU only when asked, else a no-op.
+def mixed_precision_dtype(dev=None):
+    """The half-precision type for ``dev``: bfloat16 where the GPU computes in it, else float16; None on CPU.
 
-    CPU autocast is slower than float32 on most laptops, so ``enabled`` is honoured only on CUDA/MPS.
+    bfloat16 keeps float32's exponent range, so it needs no loss scaling; CUDA GPUs before compute
+    capability 8.0 (a Colab T4 is 7.5) have no bfloat16 arithmetic and get float16 with a GradScaler.
+    Apple GPUs get float16. The CPU gets None: CPU autocast is slower than float32 on most laptops.
     """
     import torch
 
     dev = torch.device(dev) if dev is not None else device()
-    if not enabled or dev.type == "cpu":
-        return contextlib.nullcontext()
-    dtype = torch.float16
-    return torch.autocast(device_type=dev.type, dtype=dtype)
+    if dev.type == "cuda":
+        major, _minor = torch.cuda.get_device_capability(dev)
+        return torch.bfloat16 if major >= 8 else torch.float16
+    if dev.type == "mps":
+        return torch.float16
+    return None
 
 
-def grad_scaler(dev=None):
-    """A GradScaler that is active on CUDA only (float16 needs loss scaling; other devices do not)."""
+def autocast(dev=None, enabled: bool = True):
+    """Mixed-precision context for ``dev`` in :func:`mixed_precision_dtype`'s type; a no-op on CPU or if not
+    ``enabled``. Pair it with :func:`grad_scaler` for the backward pass."""
     import torch
 
     dev = torch.device(dev) if dev is not None else device()
-    return torch.amp.GradScaler(device="cuda", enabled=dev.type == "cuda")
+    dtype = mixed_precision_dtype(dev) if enabled else None
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=dev.type, dtype=dtype)
+
+
+def needs_loss_scaling(dev=None) -> bool:
+    """True where autocast computes in float16 on CUDA: float16's narrow range needs loss scaling, bfloat16
+    and float32 do not."""
+    import torch
+
+    dev = torch.device(dev) if dev is not None else device()
+    return dev.type == "cuda" and mixed_precision_dtype(dev) == torch.float16
+
+
+def grad_scaler(dev=None):
+    """A GradScaler that is active only where :func:`needs_loss_scaling` (a no-op pass-through elsewhere)."""
+    import torch
+
+    return torch.amp.GradScaler(device="cuda", enabled=needs_loss_scaling(dev))

@@ -32,6 +32,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from . import checkpoint
+from .config import max_steps_cap
 from .errors import expect_positive_int
 
 
@@ -80,6 +81,7 @@ def fit(
             ``{"loss_d": 0.7, "loss_g": 1.2}`` (numbers or one-element tensors; a single number means "loss").
         data: a DataLoader or any re-iterable (iterated again each epoch), or a function returning a batch.
         steps: the total number of steps; with ``resume=True`` the count includes the steps already done.
+            A dry run (``COURSEKIT_MAX_STEPS=N``) caps it at N.
         models, optimizers: a module / optimizer or a dict ``{name: object}``. They are what checkpoints
             store and resuming restores; anything with ``state_dict()``/``load_state_dict()`` (e.g. an LR
             scheduler) can go into ``optimizers``.
@@ -105,6 +107,7 @@ def fit(
             f"step_fn: expected a function step_fn(batch, step) -> dict of losses, got {step_fn!r}"
         )
     expect_positive_int("steps", steps)
+    steps = min(steps, max_steps_cap() or steps)  # a dry run (COURSEKIT_MAX_STEPS) caps every loop
     if checkpoint_every is not None:
         expect_positive_int("checkpoint_every", checkpoint_every)
     if checkpoint_dir is None and (checkpoint_every is not None or resume):

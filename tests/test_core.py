@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import warnings
 
 import pytest
 import torch
@@ -47,7 +48,7 @@ def test_seed_variable_replaces_a_declared_seed_only(monkeypatch):
     assert ck.profile(fast=dict(steps=5), seed=0).seed == 2
     assert "seed" not in ck.profile(fast=dict(steps=5))
     monkeypatch.setenv("COURSEKIT_SEED", "two")
-    with pytest.raises(ValueError, match="COURSEKIT_SEED: expected a non-negative whole number, got 'two'"):
+    with pytest.raises(ValueError, match="COURSEKIT_SEED: expected a whole number >= 0, got 'two'"):
         ck.profile(fast=dict(steps=5), seed=0)
 
 
@@ -55,6 +56,65 @@ def test_config_names_missing_setting():
     cfg = config.Config(steps=3)
     with pytest.raises(AttributeError, match="no setting 'step'; it has steps"):
         _ = cfg.step
+
+
+FULL = dict(size=96, width=64, n_blocks=16, batch=16, latent_dim=128, vgg_layer="relu5_4", lr=1e-4,
+            steps=6000, srgan_steps=3000, tv_iters=500, d_warmup=200, expand_steps=(1000, 300, 300),
+            snapshots=(0, 50, 500, 1000), n_faces=20000, n_eval=2000, eval_n=10000, n=1024, restarts=8,
+            prior=dict(size=64, ngf=64, steps=8000, n_faces=20000), photos="auto")
+
+
+def test_dry_run_caps_steps_and_sets_but_keeps_every_size(monkeypatch, capsys):
+    monkeypatch.setenv("COURSEKIT_PROFILE", "full")
+    monkeypatch.setenv("COURSEKIT_MAX_STEPS", "2")
+    cfg = ck.profile(smoke=dict(steps=1), full=dict(FULL, prior=dict(FULL["prior"])))
+    for size in ("size", "width", "n_blocks", "batch", "latent_dim", "vgg_layer", "lr", "photos"):
+        assert cfg[size] == FULL[size], size
+    assert (cfg.prior["size"], cfg.prior["ngf"]) == (64, 64)
+    assert (cfg.steps, cfg.srgan_steps, cfg.tv_iters, cfg.d_warmup, cfg.prior["steps"]) == (2, 2, 2, 2, 2)
+    assert cfg.expand_steps == (2, 2, 2) and cfg.snapshots == (0,)
+    assert (cfg.n_faces, cfg.n_eval, cfg.eval_n, cfg.n, cfg.prior["n_faces"]) == (config.SET_CAP,) * 5
+    assert cfg.restarts == 8 and cfg.dry_run and cfg.profile == "full"
+    notice = capsys.readouterr().out
+    assert notice.startswith("DRY RUN (COURSEKIT_MAX_STEPS=2): profile full at its full sizes")
+    assert "steps 6000->2" in notice and "prior.n_faces 20000->256" in notice and "width" not in notice
+
+
+def test_without_the_switch_nothing_is_capped_and_learning_is_checked(monkeypatch, capsys):
+    monkeypatch.setenv("COURSEKIT_PROFILE", "full")
+    monkeypatch.delenv("COURSEKIT_MAX_STEPS", raising=False)
+    cfg = ck.profile(full=dict(FULL))
+    assert cfg.steps == 6000 and cfg.n_faces == 20000 and not cfg.dry_run
+    assert ck.checks_learning(cfg, "SRResNet beats bicubic") is True
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("profile, max_steps, why", [
+    ("full", "3", "dry run"), ("smoke", "", "smoke profile")])
+def test_learning_checks_are_skipped_by_name(monkeypatch, capsys, profile, max_steps, why):
+    monkeypatch.setenv("COURSEKIT_PROFILE", profile)
+    monkeypatch.setenv("COURSEKIT_MAX_STEPS", max_steps)
+    cfg = ck.profile(smoke=dict(steps=5), full=dict(steps=5000))
+    capsys.readouterr()
+    assert ck.checks_learning(cfg, "SRResNet beats bicubic by 0.5 dB") is False
+    assert capsys.readouterr().out == f"learning check skipped ({why}): SRResNet beats bicubic by 0.5 dB\n"
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "two", "2.5"])
+def test_dry_run_cap_must_be_a_positive_whole_number(monkeypatch, value):
+    monkeypatch.setenv("COURSEKIT_MAX_STEPS", value)
+    with pytest.raises(ValueError, match=f"COURSEKIT_MAX_STEPS: expected a whole number >= 1, got '{value}'"):
+        ck.profile(steps=5)
+
+
+def test_fit_stops_at_the_dry_run_cap(monkeypatch):
+    from coursekit import train
+
+    monkeypatch.setenv("COURSEKIT_MAX_STEPS", "3")
+    seen = []
+    result = train.fit(lambda batch, step: seen.append(step) or {"loss": 1.0}, lambda: None, 50,
+                       progress=False)
+    assert seen == [0, 1, 2] and result.step == 3 and result.finished
 
 
 def test_device_env_override_and_validation(monkeypatch):
@@ -69,6 +129,33 @@ def test_autocast_is_a_noop_on_cpu():
     with devices.autocast("cpu"):
         out = torch.ones(2, 2) @ torch.ones(2, 2)
     assert out.dtype == torch.float32
+
+
+@pytest.mark.parametrize(
+    "capability, gpu, dtype, scaled",
+    [((7, 5), "Tesla T4", torch.float16, True), ((7, 0), "Tesla V100", torch.float16, True),
+     ((8, 0), "A100", torch.bfloat16, False), ((8, 9), "L4", torch.bfloat16, False),
+     ((9, 0), "H100", torch.bfloat16, False)],
+)
+def test_mixed_precision_is_float16_on_a_t4_and_bfloat16_where_the_gpu_has_it(
+    monkeypatch, capability, gpu, dtype, scaled
+):
+    asked = []
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda dev=None: asked.append(gpu) or capability)
+    cuda = torch.device("cuda")
+    assert devices.mixed_precision_dtype(cuda) == dtype
+    assert devices.needs_loss_scaling(cuda) is scaled
+    with warnings.catch_warnings():  # this machine has no CUDA: torch warns that autocast is disabled
+        warnings.simplefilter("ignore")
+        assert devices.autocast(cuda).fast_dtype == dtype
+    assert asked, "the choice must come from the device's compute capability"
+
+
+def test_mixed_precision_is_off_on_cpu_and_half_on_apple_gpus():
+    assert devices.mixed_precision_dtype("cpu") is None
+    assert devices.mixed_precision_dtype("mps") == torch.float16
+    assert not devices.needs_loss_scaling("cpu") and not devices.needs_loss_scaling("mps")
+    assert not devices.grad_scaler("cpu").is_enabled()
 
 
 def test_seed_makes_runs_repeatable():
