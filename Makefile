@@ -28,7 +28,7 @@ COLAB_TESTS := tests/test_colab_emulated.py
 export TF_CPP_MIN_LOG_LEVEL := 2
 export MPLBACKEND ?= Agg
 
-.PHONY: setup lab test lint unit colab notebooks labs-check browser doctor clean
+.PHONY: setup lab test test-full test-full-changed lint unit colab notebooks labs-check browser doctor clean
 
 setup: $(STAMP) $(JUPYTER_STAMP)
 
@@ -76,6 +76,26 @@ colab: setup
 notebooks: setup
 	COURSEKIT_PROFILE=smoke COURSEKIT_OFFLINE=1 COURSEKIT_WIDGETS=static OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(WORKERS) --dist loadscope -q \
 		--nbval-lax --nbval-current-env $(NOTEBOOKS)
+
+# The full profile (what a Colab GPU runs) executed on this CPU as a dry run: every notebook at the profile's
+# full sizes, with every training loop capped at MAX_STEPS steps and sets at 256 items (coursekit/config.py),
+# offline on stand-in data. Prints each notebook's wall time and its kernel's peak memory
+# (tests/plugins/notebook_resources.py; also in build/test-full/resources.md).
+# A pass records each notebook's code hash in FULL_RECORD (commit it); `make test` runs `test-full-changed`:
+# only the notebooks whose code differs from that record.
+MAX_STEPS ?= 2
+FULL_NOTEBOOKS ?= $(NOTEBOOKS)
+FULL_RECORD := tests/full_profile_passed.json
+test-full: setup
+	COURSEKIT_PROFILE=full COURSEKIT_MAX_STEPS=$(MAX_STEPS) COURSEKIT_OFFLINE=1 COURSEKIT_WIDGETS=static \
+		COURSEKIT_FULL_RECORD=$(FULL_RECORD) OMP_NUM_THREADS=1 PYTHONPATH=tests/plugins \
+		$(BIN)/python -m pytest -p notebook_resources -n $(WORKERS) --dist loadscope -q \
+		--nbval-lax --nbval-current-env $(FULL_NOTEBOOKS)
+
+test-full-changed: setup
+	@changed="$$($(BIN)/python tests/plugins/full_record.py changed $(FULL_RECORD) $(NOTEBOOKS))"; \
+	if [ -z "$$changed" ]; then echo "full-profile dry run: no notebook code changed since $(FULL_RECORD)"; \
+	else $(MAKE) --no-print-directory test-full FULL_NOTEBOOKS="$$changed"; fi
 
 labs-check: setup
 	$(BIN)/python -m coursekit assign --check
