@@ -192,3 +192,14 @@ def test_widget_runs_with_the_chosen_values(extractor):
     assert static.widget is None
     static.show()
     assert static.result is not None
+
+
+def test_dry_run_caps_transfer_and_fast_training(extractor, monkeypatch):
+    monkeypatch.setenv("COURSEKIT_MAX_STEPS", "2")
+    content = np.random.default_rng(3).uniform(size=(1, 32, 32, 3)).astype(np.float32)
+    result = style.transfer(extractor, content, images.psychedelic(32), 1000, compile=False)
+    assert result.history["total"].shape == (3, 1)
+    contents = np.random.default_rng(5).uniform(size=(4, 24, 24, 3)).astype(np.float32)
+    styles = images.square(images.psychedelic(64), 256)
+    log = fast_style.train(small_model(), extractor, contents, styles, 3000, batch=2, compile=False)
+    assert log.history["total"].shape == (2,)
