@@ -56,16 +56,47 @@ def resize_images(images: torch.Tensor, size: int) -> torch.Tensor:
     ).clamp(0, 1)
 
 
-def read_idx(path: Path) -> np.ndarray:
-    """Read an IDX file (the MNIST format: big-endian magic, dims, then uint8 data), gzip or not."""
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rb") as handle:
-        data = handle.read()
-    zero, dtype_code, ndim = struct.unpack(">HBB", data[:4])
+def read_idx(path: Path, ndim: int | None = None) -> np.ndarray:
+    """Read an IDX file (the MNIST format: big-endian magic, dims, then uint8 data), gzip or not.
+
+    ``ndim`` (3 for images, 1 for labels) is checked when given. A file that is not gzip (when named .gz), is
+    cut short, has another magic number or more / fewer data bytes than its dimensions say raises a ValueError
+    naming what was expected and what came.
+    """
+    gzipped = str(path).endswith(".gz")
+    opener = gzip.open if gzipped else open
+    try:
+        with opener(path, "rb") as handle:
+            data = handle.read()
+    except gzip.BadGzipFile as error:
+        raise ValueError(
+            f"{path}: expected a gzip file (an .idx.gz from the MNIST mirrors), got {error}"
+        ) from None
+    except EOFError as error:
+        raise ValueError(f"{path}: expected a complete gzip file, got one cut short ({error})") from None
+    if len(data) < 4:
+        raise ValueError(f"{path}: expected an IDX file (4-byte magic number), got {len(data)} bytes")
+    zero, dtype_code, dims = struct.unpack(">HBB", data[:4])
     if zero != 0 or dtype_code != 0x08:
         raise ValueError(f"{path}: expected an IDX file of unsigned bytes, got magic {data[:4].hex()}")
-    shape = struct.unpack(f">{ndim}I", data[4 : 4 + 4 * ndim])
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+    if ndim is not None and dims != ndim:
+        raise ValueError(
+            f"{path}: expected an IDX file of {ndim} dimensions (magic {0x800 + ndim:08x}), "
+            f"got {dims} (magic {data[:4].hex()})"
+        )
+    if len(data) < 4 + 4 * dims:
+        raise ValueError(
+            f"{path}: expected {dims} dimension sizes after the magic number, got a shorter file"
+        )
+    shape = struct.unpack(f">{dims}I", data[4 : 4 + 4 * dims])
+    expected = int(np.prod(shape))
+    got = len(data) - 4 - 4 * dims
+    if got != expected:
+        raise ValueError(
+            f"{path}: expected {expected:,} bytes of data for shape {shape}, got {got:,} "
+            f"({'truncated' if got < expected else 'trailing bytes'})"
+        )
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
 
 
 def stratified_split(labels: np.ndarray, test_fraction: float = TEST_FRACTION, seed: int = SPLIT_SEED):
@@ -85,8 +116,8 @@ def stratified_split(labels: np.ndarray, test_fraction: float = TEST_FRACTION, s
 
 def _mnist(folder: Path, split: str) -> tuple[torch.Tensor, torch.Tensor]:
     prefix = "train" if split == "train" else "t10k"
-    images = read_idx(folder / f"{prefix}-images-idx3-ubyte.gz")
-    labels = read_idx(folder / f"{prefix}-labels-idx1-ubyte.gz")
+    images = read_idx(folder / f"{prefix}-images-idx3-ubyte.gz", ndim=3)
+    labels = read_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", ndim=1)
     return torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1), torch.from_numpy(
         labels.astype(np.int64)
     )

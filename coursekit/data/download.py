@@ -39,6 +39,30 @@ def digest_matches(hexdigest: str, checksum: str) -> bool:
     return hexdigest.startswith(expected) if algorithm == "sha256-prefix" else hexdigest == expected
 
 
+def file_digest(path: Path, checksum: str) -> str:
+    """The hex digest of ``path`` by the algorithm of ``checksum`` (``"<algorithm>:<hex>"``)."""
+    hasher = _hasher(checksum)
+    with Path(path).open("rb") as handle:
+        for chunk in iter(lambda: handle.read(CHUNK_BYTES), b""):
+            hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+def describe_mismatch(path: Path, checksum: str | None) -> str | None:
+    """None when ``path`` matches ``checksum``, else what is wrong: 'missing', or the expected and actual
+    checksum (``"expected md5:..., got <hex> (N bytes)"``)."""
+    path = Path(path)
+    if not path.is_file():
+        return "missing"
+    if checksum is None:
+        return "no checksum to check it against"
+    if verify_file(path, checksum):
+        return None
+    algorithm = checksum.partition(":")[0]
+    digest = file_digest(path, checksum)
+    return f"expected {checksum}, got {algorithm} {digest} ({path.stat().st_size:,} bytes)"
+
+
 def verify_file(path: Path, checksum: str | None) -> bool:
     """True when ``path`` exists and matches ``checksum`` (remembered per process by path, size and mtime)."""
     path = Path(path)
@@ -147,8 +171,8 @@ def resolve(name: str, source: str, dataset: str | None = None) -> Path | None:
 
     ``source="offline"`` -> None. ``"online"`` -> fetch (errors propagate). ``"auto"`` -> the cache if it
     holds verified files, else a download when allowed and reachable, else None after a one-line notice
-    saying why (offline forced / manual download not in cache / unreachable / checksum mismatch). ``dataset``
-    is the name printed in that notice (defaults to ``name``).
+    saying why (offline forced / manual download missing or not matching its checksum / unreachable /
+    checksum mismatch). ``dataset`` is the name printed in that notice (defaults to ``name``).
     """
     registry.expect_source(source)
     item = registry.entry(name)
@@ -163,7 +187,7 @@ def resolve(name: str, source: str, dataset: str | None = None) -> Path | None:
         fallback_notice(label, f"offline forced by {registry.ENV_OFFLINE}=1")
         return None
     if item.manual:
-        fallback_notice(label, f"{name} is a manual download and is not in {item.directory()}")
+        fallback_notice(label, registry.manual_problems(item))
         return None
     if not registry.is_online():
         fallback_notice(label, "network unreachable")

@@ -249,29 +249,129 @@ def render_faces(params: dict[str, torch.Tensor], size: int = NATIVE_SIZE) -> to
     return canvas.compose(background)
 
 
-def _celeba(folder: Path, n: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The first ``n`` aligned CelebA faces, centre-cropped to 178x178 and resized, with our 7 attributes."""
+# list_eval_partition.txt: 0 train, 1 validation, 2 test. ``seed`` picks the partition (seed % 3: 0 train,
+# 1 test, 2 validation) so that the lectures' training faces (seed 0) and held-out faces (seed 1, 2) are
+# different people's pictures, and the block of n images inside it (seed // 3).
+CELEBA_PARTITIONS = {0: "train", 1: "validation", 2: "test"}
+CELEBA_SEED_PARTITIONS = (0, 2, 1)
+CELEBA_ATTRIBUTES = 40
+
+
+def _celeba_lines(path: Path) -> list[str]:
+    if not path.is_file():
+        raise ValueError(f"{path}: expected the CelebA file here, found nothing")
+    return path.read_text(encoding="ascii", errors="replace").splitlines()
+
+
+def celeba_attribute_table(folder: Path) -> tuple[list[str], list[str], np.ndarray]:
+    """``list_attr_celeba.txt`` as published: (attribute names, image file names, int8 values (N, 40) in
+    {-1, 1}). Line 1 is the image count, line 2 the 40 attribute names, then ``000001.jpg -1  1 ...`` rows;
+    anything else raises a ValueError naming the line, what was expected and what came."""
+    path = folder / "list_attr_celeba.txt"
+    lines = _celeba_lines(path)
+    if not lines or not lines[0].strip().isdigit():
+        got = lines[0][:60] if lines else "an empty file"
+        raise ValueError(f"{path}: expected the image count on line 1, got {got!r}")
+    count = int(lines[0])
+    columns = lines[1].split() if len(lines) > 1 else []
+    needed = [col for col, _ in CELEBA_COLUMNS.values()]
+    if not set(needed) <= set(columns):
+        raise ValueError(
+            f"{path}: expected the attribute names (CelebA's {CELEBA_ATTRIBUTES}, including "
+            f"{', '.join(needed)}) on line 2, got {len(columns)} names: {' '.join(columns)[:200]!r}"
+        )
+    rows = [line.split() for line in lines[2:] if line.strip()]
+    if len(rows) != count:
+        raise ValueError(f"{path}: expected {count:,} image rows (line 1), got {len(rows):,}")
+    short = [i for i, row in enumerate(rows) if len(row) != len(columns) + 1]
+    table = np.array([row[1:] for row in rows]) if not short else None
+    bad = short or np.flatnonzero(~((table == "1") | (table == "-1")).all(axis=1)).tolist()
+    if bad:
+        raise ValueError(
+            f"{path} line {bad[0] + 3}: expected {len(columns)} values -1 or 1 after the file name, "
+            f"got {' '.join(rows[bad[0]])[:200]!r}"
+        )
+    names = [row[0] for row in rows]
+    values = np.where(table == "1", 1, -1).astype(np.int8).reshape(len(rows), len(columns))
+    return columns, names, values
+
+
+def celeba_partitions(folder: Path) -> dict[str, int]:
+    """``list_eval_partition.txt``: {image file name: 0 train | 1 validation | 2 test}."""
+    path = folder / "list_eval_partition.txt"
+    partitions = {}
+    for number, line in enumerate(_celeba_lines(path), start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 2 or fields[1] not in ("0", "1", "2"):
+            raise ValueError(f"{path} line {number}: expected '<image> 0|1|2', got {line.strip()[:100]!r}")
+        partitions[fields[0]] = int(fields[1])
+    return partitions
+
+
+def celeba_selection(folder: Path, names: list[str], n: int, seed: int) -> tuple[list[str], list[int], str]:
+    """The CelebA images that ``faces(n, seed=seed)`` uses, given the image ``names`` of list_attr_celeba.txt:
+    (file names, their rows, a description). Partition ``CELEBA_SEED_PARTITIONS[seed % 3]``, images
+    ``(seed // 3) * n`` onwards."""
+    partitions = celeba_partitions(folder)
+    partition = CELEBA_SEED_PARTITIONS[seed % 3]
+    rows = [i for i, name in enumerate(names) if partitions.get(name) == partition]
+    start = (seed // 3) * n
+    label = CELEBA_PARTITIONS[partition]
+    if start + n > len(rows):
+        raise ValueError(
+            f"CelebA: the {label} partition holds {len(rows):,} images; seed {seed} with n={n:,} asks for "
+            f"its images {start + 1:,}-{start + n:,} (seed % 3 picks the partition, seed // 3 the block of n)"
+        )
+    rows = rows[start : start + n]
+    return [names[i] for i in rows], rows, f"{label} partition, images {start + 1:,}-{start + n:,}"
+
+
+def celeba_images(folder: Path, names: list[str], size: int) -> torch.Tensor:
+    """The named aligned CelebA pictures from the zip, centre-cropped to 178x178 and resized to ``size``."""
     from PIL import Image
 
-    lines = (folder / "list_attr_celeba.txt").read_text().splitlines()
-    columns = lines[1].split()
-    rows = [line.split() for line in lines[2 : 2 + n]]
-    values = np.array([[int(v) for v in row[1:]] for row in rows])
+    path = folder / "img_align_celeba.zip"
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as error:
+        raise ValueError(
+            f"{path}: expected a zip archive of img_align_celeba/*.jpg, got a file that is not a complete "
+            f"zip ({error})"
+        ) from None
+    images = []
+    with archive:
+        members = set(archive.namelist())
+        for name in names:
+            member = f"img_align_celeba/{name}"
+            if member not in members:
+                found = sorted(m for m in members if not m.endswith("/"))[:3]
+                raise ValueError(
+                    f"{path}: expected member {member}, got members {', '.join(found) or 'none'}"
+                )
+            picture = Image.open(io.BytesIO(archive.read(member))).convert("RGB")
+            left, top = (picture.width - 178) // 2, (picture.height - 178) // 2
+            picture = picture.crop((left, top, left + 178, top + 178))
+            images.append(torch.from_numpy(np.asarray(picture, dtype=np.float32) / 255.0).permute(2, 0, 1))
+    return resize_images(torch.stack(images), size)
+
+
+def _celeba(folder: Path, n: int, size: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """``n`` aligned CelebA faces of the partition ``seed`` picks (see :func:`celeba_selection`),
+    centre-cropped to 178x178 and resized, with our 7 attributes, and a description of the selection."""
+    columns, all_names, values = celeba_attribute_table(folder)
+    names, rows, what = celeba_selection(folder, all_names, n, seed)
+    chosen = values[rows]
     attributes = np.stack(
         [
-            values[:, columns.index(col)] * (-1 if negate else 1) > 0
+            chosen[:, columns.index(col)] * (-1 if negate else 1) > 0
             for col, negate in (CELEBA_COLUMNS[a] for a in ATTRIBUTE_NAMES)
         ],
         axis=1,
     )
-    images = []
-    with zipfile.ZipFile(folder / "img_align_celeba.zip") as archive:
-        for row in rows:
-            picture = Image.open(io.BytesIO(archive.read(f"img_align_celeba/{row[0]}"))).convert("RGB")
-            left, top = (picture.width - 178) // 2, (picture.height - 178) // 2
-            picture = picture.crop((left, top, left + 178, top + 178))
-            images.append(torch.from_numpy(np.asarray(picture, dtype=np.float32) / 255.0).permute(2, 0, 1))
-    return resize_images(torch.stack(images), size), torch.from_numpy(attributes.astype(np.float32))
+    images = celeba_images(folder, names, size)
+    return images, torch.from_numpy(attributes.astype(np.float32)), what
 
 
 def faces(n: int = 10_000, size: int = 64, seed: int = 0, source: str = "auto") -> Faces:
@@ -279,15 +379,16 @@ def faces(n: int = 10_000, size: int = 64, seed: int = 0, source: str = "auto") 
 
     CelebA (Liu et al. 2015) is used only when its files are already in ``<cache>/celeba/`` (it is a manual
     download from Google Drive); otherwise the seeded procedural faces, with a one-line notice saying why.
-    CelebA gives its first ``n`` images (``seed`` does not apply); the procedural faces are a pure function
-    of (n, size, seed).
+    With CelebA, ``seed`` picks the official partition (list_eval_partition.txt; seed % 3: 0 train, 1 test,
+    2 validation) and the block of ``n`` images in it (seed // 3), so seeds 0, 1 and 2 never share a face,
+    as with the procedural faces, which are a pure function of (n, size, seed).
     """
     expect_positive_int("n", n)
     expect_positive_int("size", size, minimum=16)
     folder = resolve("celeba", source, dataset="faces")
     if folder is not None:
-        images, attributes = _celeba(folder, n, size)
-        what = f"CelebA aligned faces (first {len(images):,}, centre-cropped, {size}x{size}, from {folder})"
+        images, attributes, selection = _celeba(folder, n, size, seed)
+        what = f"CelebA aligned faces ({selection}, centre-cropped, {size}x{size}, from {folder})"
     else:
         params = sample_face_params(n, seed)
         images, attributes = render_faces(params, size), params["attributes"]

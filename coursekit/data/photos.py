@@ -94,14 +94,32 @@ def _bundled(split: str) -> Photos:
     return Photos(list(chosen), images, what)
 
 
+def _open_zip(path: Path, expected: str) -> zipfile.ZipFile:
+    """``zipfile.ZipFile(path)``, or a ValueError naming ``expected`` when the file is not a complete zip."""
+    try:
+        return zipfile.ZipFile(path)
+    except zipfile.BadZipFile as error:
+        size = path.stat().st_size if path.exists() else 0
+        raise ValueError(
+            f"{path}: expected {expected}, got {size:,} bytes that are not a complete zip ({error}); "
+            "delete the file and download it again"
+        ) from None
+
+
 def _zip_pngs(path: Path, limit: int) -> tuple[list[str], list[torch.Tensor]]:
     """The first ``limit`` PNGs of a zip (by name), decoded without extracting the archive."""
     from PIL import Image
 
-    with zipfile.ZipFile(path) as archive:
-        members = sorted(m for m in archive.namelist() if m.lower().endswith(".png"))[:limit]
+    archive = _open_zip(path, "a zip archive of PNGs (DIV2K_*_HR/0001.png ...)")
+    with archive:
+        every = archive.namelist()
+        members = sorted(m for m in every if m.lower().endswith(".png"))[:limit]
         if not members:
-            raise ValueError(f"{path}: expected PNG images in the DIV2K zip, found none")
+            files = [m for m in every if not m.endswith("/")]
+            raise ValueError(
+                f"{path}: expected PNG images in the DIV2K zip, found none ({len(files)} member"
+                f"{'' if len(files) == 1 else 's'}: {', '.join(files[:3]) or 'empty'})"
+            )
         images = []
         for member in members:
             with archive.open(member) as handle, Image.open(handle) as picture:

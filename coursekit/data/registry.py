@@ -381,7 +381,7 @@ def fetch(name: str, force: bool = False) -> Path:
     Raises :class:`DownloadError` when offline is forced, the hosts are unreachable, a checksum does not
     match, or the entry is manual/unverified/a TF-Hub handle (the message says what to do instead).
     """
-    from .download import download_file, verify_file
+    from .download import download_file
 
     item = entry(name)
     if item.kind == "tfhub":
@@ -390,13 +390,10 @@ def fetch(name: str, force: bool = False) -> Path:
             f"{name} is a TF-Hub handle: tensorflow_hub.load({item.url!r}) downloads and caches it itself",
         )
     if item.manual:
-        missing = [f.filename for f in item.files if not verify_file(item.path(f.filename), f.checksum)]
-        if missing:
+        if not cached(name):
             raise DownloadError(
                 "manual download",
-                f"{name} cannot be downloaded automatically; missing or "
-                f"corrupt in {item.directory()}: {', '.join(missing)}. "
-                f"{item.how_to_get}",
+                f"{name} cannot be downloaded automatically; {manual_problems(item)}. {item.how_to_get}",
             )
         return item.directory()
     if not item.verified:
@@ -408,6 +405,19 @@ def fetch(name: str, force: bool = False) -> Path:
     for remote in item.files:
         download_file(remote, item.path(remote.filename), force=force)
     return item.directory()
+
+
+def manual_problems(item: Entry) -> str:
+    """What is wrong with a manual entry's files in the cache, file by file (missing, or the expected and
+    actual checksum); the files themselves are left as they are."""
+    from .download import describe_mismatch
+
+    problems = []
+    for remote in item.files:
+        problem = describe_mismatch(item.path(remote.filename), remote.checksum)
+        if problem:
+            problems.append(f"{remote.filename}: {problem}")
+    return f"{item.name} is a manual download; in {item.directory()}: {'; '.join(problems) or 'all present'}"
 
 
 def cached(name: str) -> bool:

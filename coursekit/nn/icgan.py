@@ -459,19 +459,16 @@ def load_faces(n: int = 10_000, size: int = 64, seed: int = 0, source: str = "au
     """Faces with attributes for the IcGAN: CelebA with the reference's 18 attributes when its files are in
     the cache, else ``coursekit.data.faces`` (procedural, 7 attributes). Returns a ``Faces`` dataset."""
     from ..data.download import resolve
-    from ..data.faces import Faces, _celeba, faces
+    from ..data.faces import Faces, celeba_attribute_table, celeba_images, celeba_selection, faces
 
     folder = resolve("celeba", source, dataset="faces (18 IcGAN attributes)") if source != "offline" else None
     if folder is None:
         return faces(n=n, size=size, seed=seed, source="offline")
-    images, _ = _celeba(folder, n, size)
-    lines = (folder / "list_attr_celeba.txt").read_text().splitlines()
-    columns = lines[1].split()
-    rows = [line.split()[1:] for line in lines[2 : 2 + len(images)]]
-    values = torch.tensor(
-        [[int(row[columns.index(c)]) > 0 for c in CELEBA_18] for row in rows], dtype=torch.float32
-    )
-    what = f"CelebA aligned faces (first {len(images):,}, {size}x{size}, 18 IcGAN attributes, from {folder})"
+    columns, all_names, table = celeba_attribute_table(folder)
+    names, rows, selection = celeba_selection(folder, all_names, n, seed)  # seed picks the partition
+    images = celeba_images(folder, names, size)
+    values = torch.from_numpy(table[rows][:, [columns.index(c) for c in CELEBA_18]] > 0).float()
+    what = f"CelebA aligned faces ({selection}, {size}x{size}, 18 IcGAN attributes, from {folder})"
     print(f"data: faces <- {what}")
     return Faces(images, values, what, attribute_names=tuple(c.lower() for c in CELEBA_18))
 

@@ -91,15 +91,35 @@ def imagenet_weights_path(weights: str = "auto"):
 
 
 def load_imagenet(trunk: nn.Sequential, path) -> None:
-    """Copy torchvision's ``features.N.*`` tensors into the (possibly truncated) trunk."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    """Copy torchvision's ``features.N.*`` tensors into the (possibly truncated) trunk.
+
+    A file that torch.load cannot read (cut short, not a torch.save file), or a state dict without VGG19's
+    ``features.*`` keys or with other shapes, raises a ValueError naming what was expected and what came.
+    """
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # a truncated zip, a plain pickle, a TorchScript archive, ...
+        first = str(error).splitlines()[0] if str(error) else ""
+        raise ValueError(
+            f"VGG19 weights {path}: expected a torch.save file (torchvision's VGG19 state dict, "
+            f"vgg19-dcbb9e9d.pth), got one torch.load cannot read ({type(error).__name__}: {first[:200]})"
+        ) from error
+    if not isinstance(state, dict):
+        raise ValueError(f"VGG19 weights {path}: expected a state dict, got {type(state).__name__}")
     own = trunk.state_dict()
     picked = {key[len("features.") :]: value for key, value in state.items() if key.startswith("features.")}
-    missing = [key for key in own if key not in picked]
+    missing = [f"features.{key}" for key in own if key not in picked]
     if missing:
         raise ValueError(
             f"VGG19 weights {path}: expected torchvision's features.* keys, missing {missing[:3]}"
         )
+    for key, value in own.items():
+        got = getattr(picked[key], "shape", None)
+        if got != value.shape:
+            shown = tuple(got) if got is not None else type(picked[key]).__name__
+            raise ValueError(
+                f"VGG19 weights {path}: features.{key}: expected shape {tuple(value.shape)}, got {shown}"
+            )
     trunk.load_state_dict({key: picked[key] for key in own})
 
 
