@@ -73,6 +73,19 @@ def _imagenet_weights_file(include_top: bool, weights: str):
     return folder / entry(name).files[0].filename
 
 
+def load_weights(model: tf.keras.Model, path) -> None:
+    """``model.load_weights(path)`` for Keras' legacy VGG19 .h5 files, with a ValueError that names the file,
+    what was expected and what came when it is not HDF5, is cut short or holds another network's layers."""
+    try:
+        model.load_weights(str(path))
+    except (OSError, ValueError) as error:  # h5py: OSError for a truncated / non-HDF5 file; Keras: ValueError
+        layers = sum(1 for layer in model.layers if layer.weights)
+        raise ValueError(
+            f"VGG19 weights {path}: expected Keras' VGG19 weights (an HDF5 .h5 file with {layers} layers of "
+            f"weights, as keras-applications publishes), got a file Keras cannot load: {error}"
+        ) from error
+
+
 def vgg19(include_top: bool = False, weights: str = "auto", seed: int = 0) -> tuple[tf.keras.Model, str]:
     """Keras VGG19 and a word on its weights: ``(model, "imagenet")`` or ``(model, "random")``.
 
@@ -85,7 +98,7 @@ def vgg19(include_top: bool = False, weights: str = "auto", seed: int = 0) -> tu
     shape = (CLASSIFIER_SIZE, CLASSIFIER_SIZE, 3) if include_top else (None, None, 3)
     model = tf.keras.applications.VGG19(include_top=include_top, weights=None, input_shape=shape)
     if path is not None:
-        model.load_weights(str(path))
+        load_weights(model, path)
         print(f"VGG19: ImageNet weights from {path}")
         return model, "imagenet"
     randomize_weights(model, seed)
