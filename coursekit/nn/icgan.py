@@ -457,7 +457,9 @@ def attribute_editor(
 
 def load_faces(n: int = 10_000, size: int = 64, seed: int = 0, source: str = "auto"):
     """Faces with attributes for the IcGAN: CelebA with the reference's 18 attributes when its files are in
-    the cache, else ``coursekit.data.faces`` (procedural, 7 attributes). Returns a ``Faces`` dataset."""
+    the cache (the same images ``coursekit.data.faces(n, seed=seed)`` picks: ``seed`` chooses the official
+    partition, so seed + 1 is held out), else ``coursekit.data.faces`` (procedural, 7 attributes). Returns a
+    ``Faces`` dataset."""
     from ..data.download import resolve
     from ..data.faces import Faces, celeba_attribute_table, celeba_images, celeba_selection, faces
 
