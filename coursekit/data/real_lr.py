@@ -5,7 +5,8 @@ The paper trains High-to-Low on two disjoint sets: clean HR faces, and *real* lo
 
 - ``hr_faces``: clean 64x64 faces: procedural faces (``coursekit.data.faces``; CelebA when cached) plus the
   first half of scikit-image's ``lfw_subset`` real faces.
-- ``real_lr_faces``: OTHER faces (procedural faces with another seed, the second half of ``lfw_subset``)
+- ``real_lr_faces``: OTHER faces (procedural faces with another seed, or CelebA's held-out partitions, and
+  the second half of ``lfw_subset``)
   put through a hidden random mix of blur, down-sampling, noise and JPEG, to 16x16. Models never see the
   recipe (:func:`unknown_degradation`), only its outputs. The clean originals are kept in ``.hr``, only to
   score super-resolution at the end (PSNR needs ground truth; the paper's real test set has none, which is
@@ -19,13 +20,18 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import expect_positive_int
-from . import degrade
+from . import degrade, registry
 from .download import announce
 from .faces import faces, lfw_faces
 
 HR_SIZE, LR_SIZE = 64, 16
 LFW_SPLIT = 50  # lfw_subset faces 0..49 go to the HR set, 50..99 to the real-LR set
 REAL_SEED_OFFSET = 10_007  # procedural faces of the real-LR set never share a seed with the HR set's
+# With CelebA, faces(seed=s) reads partition s % 3 (0 train, 1 test, 2 validation), block s // 3 of n images.
+# hr_faces(seed=s) starts at image (s % 4) * CELEBA_HR_SLOT of the train partition (162,770 images), so the
+# lecture's HR training set and its Frechet reference (two seeds) are different faces; real_lr_faces takes
+# the test partition for odd seeds and the validation partition for even ones (the lecture's two real sets).
+CELEBA_HR_SLOT = 40_000
 
 
 @dataclass
@@ -44,10 +50,19 @@ class FacePairs:
         return f"FacePairs({len(self)} {shapes}, {self.source})"
 
 
-def _mixed_faces(n: int, seed: int, lfw: slice, source: str) -> torch.Tensor:
+def _uses_celeba(source: str) -> bool:
+    """Whether ``faces(source=source)`` reads CelebA (its files are cached and verified); no network."""
+    return source != "offline" and registry.cached("celeba")
+
+
+def _mixed_faces(n: int, seed: int, lfw: slice, source: str, celeba_seed=None) -> torch.Tensor:
+    """n faces: lfw_subset faces ``lfw`` (up to n/4) and the course's faces, shuffled by ``seed``. With
+    CelebA, ``celeba_seed(count)`` is the ``faces`` seed for ``count`` images (the procedural faces use
+    ``seed``)."""
     real = lfw_faces(size=HR_SIZE).images[lfw]
     n_real = min(len(real), n // 4)
-    made = faces(n=n - n_real, size=HR_SIZE, seed=seed, source=source).images
+    face_seed = celeba_seed(n - n_real) if celeba_seed and _uses_celeba(source) else seed
+    made = faces(n=n - n_real, size=HR_SIZE, seed=face_seed, source=source).images
     mixed = torch.cat((made, real[:n_real]))
     order = torch.randperm(len(mixed), generator=torch.Generator().manual_seed(seed))
     return mixed[order].contiguous()
@@ -56,7 +71,11 @@ def _mixed_faces(n: int, seed: int, lfw: slice, source: str) -> torch.Tensor:
 def hr_faces(n: int = 512, seed: int = 0, source: str = "auto") -> torch.Tensor:
     """(n, 3, 64, 64) clean faces: procedural (or CelebA) plus up to n/4 of lfw_subset faces 0..49."""
     expect_positive_int("n", n, minimum=2)
-    return _mixed_faces(n, seed, slice(0, LFW_SPLIT), source)
+
+    def celeba_seed(count: int) -> int:  # train partition, block starting at or after image (seed % 4) * slot
+        return 3 * -(-(seed % 4) * CELEBA_HR_SLOT // count)
+
+    return _mixed_faces(n, seed, slice(0, LFW_SPLIT), source, celeba_seed)
 
 
 def _where(mask: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -103,7 +122,8 @@ def real_lr_faces(n: int = 512, seed: int = 1, source: str = "auto") -> FacePair
     The faces are disjoint from :func:`hr_faces` (other procedural seed, the other half of lfw_subset).
     """
     expect_positive_int("n", n, minimum=2)
-    hr = _mixed_faces(n, seed + REAL_SEED_OFFSET, slice(LFW_SPLIT, None), source)
+    hr = _mixed_faces(n, seed + REAL_SEED_OFFSET, slice(LFW_SPLIT, None), source,
+                      lambda count: 1 if seed % 2 else 2)  # CelebA: test or validation partition, block 0
     lr = unknown_degradation(hr, seed)
     what = (
         f"{n} 'real' low-resolution faces 16x16 (procedural + lfw_subset 50..99, hidden mix of blur, "
