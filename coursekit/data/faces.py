@@ -46,6 +46,7 @@ CELEBA_COLUMNS = {
 }
 NATIVE_SIZE = 64
 RENDER_CHUNK = 256
+CELEBA_CHUNK = 256  # CelebA pictures decoded at 178x178 before each resize (bounded memory)
 LFW_FACES = 100  # lfw_subset(): images 0..99 are faces, 100..199 are non-face background crops
 
 
@@ -340,7 +341,7 @@ def celeba_images(folder: Path, names: list[str], size: int) -> torch.Tensor:
             f"{path}: expected a zip archive of img_align_celeba/*.jpg, got a file that is not a complete "
             f"zip ({error})"
         ) from None
-    images = []
+    resized, chunk = [], []  # at most CELEBA_CHUNK pictures at 178x178 at once (20,000 would take 7.6 GB)
     with archive:
         members = set(archive.namelist())
         for name in names:
@@ -353,8 +354,13 @@ def celeba_images(folder: Path, names: list[str], size: int) -> torch.Tensor:
             picture = Image.open(io.BytesIO(archive.read(member))).convert("RGB")
             left, top = (picture.width - 178) // 2, (picture.height - 178) // 2
             picture = picture.crop((left, top, left + 178, top + 178))
-            images.append(torch.from_numpy(np.asarray(picture, dtype=np.float32) / 255.0).permute(2, 0, 1))
-    return resize_images(torch.stack(images), size)
+            chunk.append(torch.from_numpy(np.asarray(picture, dtype=np.float32) / 255.0).permute(2, 0, 1))
+            if len(chunk) == CELEBA_CHUNK:
+                resized.append(resize_images(torch.stack(chunk), size))
+                chunk = []
+    if chunk:
+        resized.append(resize_images(torch.stack(chunk), size))
+    return torch.cat(resized)
 
 
 def _celeba(folder: Path, n: int, size: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, str]:
