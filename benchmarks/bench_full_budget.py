@@ -252,11 +252,6 @@ def measure_step(step: Callable[[], object], modules=(), optimizers=()) -> Measu
     )
 
 
-def conv2d_flops(k: int, c_in: int, c_out: int, h_out: int, w_out: int, batch: int = 1) -> int:
-    """Forward FLOPs of a convolution: 2 k^2 C_in C_out H_out W_out per image (a multiply-add is 2 FLOPs)."""
-    return 2 * k * k * c_in * c_out * h_out * w_out * batch
-
-
 # --------------------------------------------------------------------------------- the T4 time model
 def resnet50_forward_flops() -> float:
     """ResNet-50's forward FLOPs per 224x224 image, by the same counter (8.18 GFLOP)."""

@@ -65,7 +65,7 @@ def _faces(split: str, n: int, size: int, seed: int, faces_source: str = "auto")
     from .faces import faces
 
     # train and test faces come from disjoint seeds, so test faces are new people; with CelebA (faces:
-    # seed % 3 picks the partition, seed // 3 the block) from its train and its test partition
+    # the seed modulo 3 picks the partition, its quotient the block) from its train and its test partition
     face_seed = seed if split == "train" else 10_000 + seed
     if faces_source != "offline" and registry.cached("celeba"):
         face_seed = 3 * seed + (0 if split == "train" else 1)
