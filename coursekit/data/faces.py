@@ -252,7 +252,7 @@ def render_faces(params: dict[str, torch.Tensor], size: int = NATIVE_SIZE) -> to
 
 # list_eval_partition.txt: 0 train, 1 validation, 2 test. ``seed`` picks the partition (seed % 3: 0 train,
 # 1 test, 2 validation) so that the lectures' training faces (seed 0) and held-out faces (seed 1, 2) are
-# different people's pictures, and the block of n images inside it (seed // 3).
+# different people's pictures, and the block of n images inside it (the quotient of seed by 3).
 CELEBA_PARTITIONS = {0: "train", 1: "validation", 2: "test"}
 CELEBA_SEED_PARTITIONS = (0, 2, 1)
 CELEBA_ATTRIBUTES = 40
@@ -314,7 +314,7 @@ def celeba_partitions(folder: Path) -> dict[str, int]:
 def celeba_selection(folder: Path, names: list[str], n: int, seed: int) -> tuple[list[str], list[int], str]:
     """The CelebA images that ``faces(n, seed=seed)`` uses, given the image ``names`` of list_attr_celeba.txt:
     (file names, their rows, a description). Partition ``CELEBA_SEED_PARTITIONS[seed % 3]``, images
-    ``(seed // 3) * n`` onwards."""
+    ``n`` times the quotient of seed by 3 onwards."""
     partitions = celeba_partitions(folder)
     partition = CELEBA_SEED_PARTITIONS[seed % 3]
     rows = [i for i, name in enumerate(names) if partitions.get(name) == partition]
@@ -323,7 +323,8 @@ def celeba_selection(folder: Path, names: list[str], n: int, seed: int) -> tuple
     if start + n > len(rows):
         raise ValueError(
             f"CelebA: the {label} partition holds {len(rows):,} images; seed {seed} with n={n:,} asks for "
-            f"its images {start + 1:,}-{start + n:,} (seed % 3 picks the partition, seed // 3 the block of n)"
+            f"its images {start + 1:,}-{start + n:,} (seed % 3 picks the partition, "
+            "the quotient of seed by 3 the block of n)"
         )
     rows = rows[start : start + n]
     return [names[i] for i in rows], rows, f"{label} partition, images {start + 1:,}-{start + n:,}"
@@ -386,8 +387,8 @@ def faces(n: int = 10_000, size: int = 64, seed: int = 0, source: str = "auto") 
     CelebA (Liu et al. 2015) is used only when its files are already in ``<cache>/celeba/`` (it is a manual
     download from Google Drive); otherwise the seeded procedural faces, with a one-line notice saying why.
     With CelebA, ``seed`` picks the official partition (list_eval_partition.txt; seed % 3: 0 train, 1 test,
-    2 validation) and the block of ``n`` images in it (seed // 3), so seeds 0, 1 and 2 never share a face,
-    as with the procedural faces, which are a pure function of (n, size, seed).
+    2 validation) and the block of ``n`` images in it (the quotient of seed by 3), so seeds 0, 1 and 2 never
+    share a face, as with the procedural faces, which are a pure function of (n, size, seed).
     """
     expect_positive_int("n", n)
     expect_positive_int("size", size, minimum=16)
