@@ -127,9 +127,7 @@ def synthetic_old(
             img = degrade.color_fade(img, _u(gen, 0.1, 0.5))
         mask = torch.zeros_like(img[:, :1])
         if _u(gen, 0, 1) < scratch_p:
-            img, mask = degrade.scratches(
-                img, n=_randint(gen, 1, 3), seed=_sub_seed(gen), width=(1.0, 2.0)
-            )
+            img, mask = degrade.scratches(img, n=_randint(gen, 1, 3), seed=_sub_seed(gen), width=(1.0, 2.0))
         out.append(img)
         masks.append(mask)
     return torch.cat(out), torch.cat(masks)
