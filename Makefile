@@ -101,7 +101,7 @@ labs-check: setup
 	$(BIN)/python -m coursekit assign --check
 	$(BIN)/python -m coursekit readme --check
 
-test: lint labs-check unit colab notebooks
+test: lint labs-check unit colab notebooks test-full-changed
 
 doctor: setup
 	$(BIN)/python -m coursekit doctor
