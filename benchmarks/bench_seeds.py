@@ -25,6 +25,9 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 # module -> (patterns, each with named groups for numbers, the lesson's margin (> 0: it held), its wording)
 LESSONS = {
+    "01": ((r"VAE - autoencoder samples: digit score (?P<score_gap>[-+\d.]+), share confident "
+            r"(?P<confident_gap>[-+\d.]+), confidence (?P<confidence_gap>[-+\d.]+)",),
+           lambda n: n["confident_gap"], "share of samples with confidence > 0.9: VAE - autoencoder"),
     "03": ((r"MIG: plain VAE \(beta = 1\) (?P<vae>[\d.]+) +vs +beta-VAE \(beta = 4\) (?P<beta_vae>[\d.]+)",),
            lambda n: n["beta_vae"] - n["vae"], "MIG(beta-VAE, beta = 4) - MIG(VAE)"),
     "04": ((r"^ +all +(?P<edit_success>[\d.]+)% of",),
@@ -32,6 +35,21 @@ LESSONS = {
     "06": ((r"Frechet: learned pipeline (?P<fd_learned>[\d.]+), bicubic-trained (?P<fd_bicubic>[\d.]+)",),
            lambda n: n["fd_bicubic"] - n["fd_learned"],
            "Frechet(bicubic-trained L2H) - Frechet(learned H2L + L2H)"),
+    "07": ((r"3D-GAN samples: confidence (?P<gan_conf>[\d.]+) vs untrained G (?P<untrained>[\d.]+); "
+            r"margin over the bar max\(0.15, 10 x untrained\) (?P<over_bar>[-+\d.]+); "
+            r"fill (?P<fill>[\d.]+)",),
+           lambda n: n["over_bar"],
+           "classifier confidence on 3D-GAN samples - max(0.15, 10 x untrained G's)"),
+    "09": ((r"Table 1 margins: inpainting SSIM GAN - TV (?P<inp_ssim>[-+\d.]+), denoising PSNR TV - GAN "
+            r"(?P<den_db>[-+\d.]+) dB, quantization PSNR TV - GAN (?P<quant_db>[-+\d.]+) dB",
+            r"lambda 0 control: inpainting SSIM GAN\(lambda 0\) - TV (?P<z_inp_ssim>[-+\d.]+), "
+            r"denoising PSNR TV - GAN\(lambda 0\) (?P<z_den_db>[-+\d.]+) dB, "
+            r"quantization PSNR TV - GAN\(lambda 0\) (?P<z_quant_db>[-+\d.]+)",
+            r"^inpainting: \|y - A\(x\)\| (?P<inp_w>[\d.]+) -> (?P<inp_wp>[\d.]+) -> (?P<inp_wpp>[\d.]+);",
+            r"^denoising: \|y - A\(x\)\| (?P<den_w>[\d.]+) -> (?P<den_wp>[\d.]+) -> (?P<den_wpp>[\d.]+);"),
+           lambda n: n["inp_ssim"],
+           "inpainting SSIM, GAN prior - TV (the thinnest of Table 1's three margins; the two PSNR "
+           "margins, in dB, are the columns den_db and quant_db)"),
     "10": ((r"on R: latent translation (?P<latent_db>[\d.]+) dB / [\d.]+ +vs +"
             r"direct repair (?P<direct_db>[\d.]+)",),
            lambda n: n["latent_db"] - n["direct_db"], "PSNR on R (dB): latent translation - direct repair"),
