@@ -32,6 +32,13 @@ LESSONS = {
            lambda n: n["beta_vae"] - n["vae"], "MIG(beta-VAE, beta = 4) - MIG(VAE)"),
     "04": ((r"^ +all +(?P<edit_success>[\d.]+)% of",),
            lambda n: n["edit_success"] - 80.0, "edits detected (%) - 80 (the bar)"),
+    "05": ((r"margins \(> 0: the claim holds\): SRResNet - bicubic - 0.5 dB (?P<resnet_db>[-+\d.]+); "
+            r"SRCNN - bicubic \(dB\) (?P<srcnn_db>[-+\d.]+); SRResNet - SRGAN \(dB\) (?P<gan_db>[-+\d.]+); "
+            r"sharpness SRGAN - SRResNet (?P<gan_sharp>[-+\d.]+); "
+            r"sharpness SRGAN - VGG only (?P<adv_sharp>[-+\d.]+)",),
+           lambda n: n["gan_sharp"], "sharpness SRGAN - SRResNet (the other claims' margins are the columns: "
+           "resnet_db = PSNR SRResNet - bicubic - 0.5 dB, srcnn_db, gan_db = PSNR SRResNet - SRGAN; "
+           "adv_sharp = sharpness SRGAN - VGG-only control)"),
     "06": ((r"Frechet: learned pipeline (?P<fd_learned>[\d.]+), bicubic-trained (?P<fd_bicubic>[\d.]+)",),
            lambda n: n["fd_bicubic"] - n["fd_learned"],
            "Frechet(bicubic-trained L2H) - Frechet(learned H2L + L2H)"),
@@ -40,6 +47,13 @@ LESSONS = {
             r"fill (?P<fill>[\d.]+)",),
            lambda n: n["over_bar"],
            "classifier confidence on 3D-GAN samples - max(0.15, 10 x untrained G's)"),
+    "08": ((r"^mean fill +\| +(?P<mf_c>[\d.]+) dB +(?P<mf_c_ssim>-?[\d.]+) \| +(?P<mf_i>[\d.]+) dB "
+            r"+(?P<mf_i_ssim>-?[\d.]+)",
+            r"^PG-GAN +\| +(?P<pg_c>[\d.]+) dB +(?P<pg_c_ssim>-?[\d.]+) \| +(?P<pg_i>[\d.]+) dB "
+            r"+(?P<pg_i_ssim>-?[\d.]+)"),
+           lambda n: min(n["pg_c"] - n["mf_c"], n["pg_i"] - n["mf_i"]) - 1.0,
+           "hole PSNR (dB) PG-GAN - mean fill - 1, the smaller of the two masks "
+           "(c: centre hole, i: brush strokes)"),
     "09": ((r"Table 1 margins: inpainting SSIM GAN - TV (?P<inp_ssim>[-+\d.]+), denoising PSNR TV - GAN "
             r"(?P<den_db>[-+\d.]+) dB, quantization PSNR TV - GAN (?P<quant_db>[-+\d.]+) dB",
             r"lambda 0 control: inpainting SSIM GAN\(lambda 0\) - TV (?P<z_inp_ssim>[-+\d.]+), "
