@@ -31,10 +31,11 @@ def changed(record: Path, notebooks: list[str]) -> list[str]:
     return [nb for nb in notebooks if known.get(nb) != code_hash(Path(nb))]
 
 
-def mark_passed(record: Path, notebooks: list[str]) -> None:
-    """Record the current code hash of each passed notebook (atomic write, sorted keys)."""
+def mark_passed(record: Path, passed: dict[str, str]) -> None:
+    """Record ``{notebook: code hash it passed with}`` (hashed when collected: an edit made while the run
+    was going on is not taken as passed); atomic write, sorted keys."""
     known = load(record)
-    known.update({nb: code_hash(Path(nb)) for nb in notebooks})
+    known.update(passed)
     tmp = record.with_suffix(".tmp")
     tmp.write_text(json.dumps(known, indent=1, sort_keys=True) + "\n")
     os.replace(tmp, record)

@@ -20,6 +20,14 @@ import pytest
 
 REPORT_DIR = Path(os.environ.get("COURSEKIT_RESOURCE_REPORT", "build/test-full"))
 _rows: dict[str, dict] = {}
+_code_hashes: dict[str, str] = {}  # each notebook's code as collected: what its kernel runs
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        notebook = _relative(str(item.fspath))
+        if notebook.endswith(".ipynb") and notebook not in _code_hashes:
+            _code_hashes[notebook] = full_record.code_hash(Path(notebook))
 
 
 def _relative(path: str) -> str:
@@ -77,6 +85,7 @@ def _worker(session) -> str | None:
 def _write_rows(path: Path) -> None:
     lines = [
         f"{nb}\t{row.get('end', row['start']) - row['start']:.0f}\t{row['peak']:.0f}\t{int(row['failed'])}"
+        f"\t{_code_hashes.get(nb, '')}"
         for nb, row in _rows.items()
     ]
     path.write_text("".join(line + "\n" for line in lines))
@@ -90,9 +99,10 @@ def _report(config) -> None:
     rows.sort(key=lambda r: -float(r[2]))
     record = os.environ.get("COURSEKIT_FULL_RECORD")
     if record:
-        full_record.mark_passed(Path(record), [nb for nb, _wall, _peak, failed in rows if failed == "0"])
+        passed = {nb: code for nb, _wall, _peak, failed, code in rows if failed == "0" and code}
+        full_record.mark_passed(Path(record), passed)
     table = ["| notebook | wall s | peak RSS MiB | result |", "|---|---:|---:|---|"]
-    for notebook, wall, peak, failed in rows:
+    for notebook, wall, peak, failed, _code in rows:
         table.append(f"| {notebook} | {wall} | {peak} | {'FAILED' if failed == '1' else 'passed'} |")
     (REPORT_DIR / "resources.md").write_text("\n".join(table) + "\n")
     reporter = config.pluginmanager.get_plugin("terminalreporter")
