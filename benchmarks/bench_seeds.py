@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LESSONS = {
     "01": ((r"VAE - autoencoder samples: digit score (?P<score_gap>[-+\d.]+), share confident "
             r"(?P<confident_gap>[-+\d.]+), confidence (?P<confidence_gap>[-+\d.]+)",),
-           lambda n: n["confident_gap"], "share of samples with confidence > 0.9: VAE - autoencoder"),
+           lambda n: n["score_gap"], "digit score of random samples: VAE - autoencoder (asserted > 2)"),
     "03": ((r"MIG: plain VAE \(beta = 1\) (?P<vae>[\d.]+) +vs +beta-VAE \(beta = 4\) (?P<beta_vae>[\d.]+)",),
            lambda n: n["beta_vae"] - n["vae"], "MIG(beta-VAE, beta = 4) - MIG(VAE)"),
     "04": ((r"^ +all +(?P<edit_success>[\d.]+)% of",),
