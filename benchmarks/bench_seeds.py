@@ -39,9 +39,11 @@ LESSONS = {
            lambda n: n["gan_sharp"], "sharpness SRGAN - SRResNet (the other claims' margins are the columns: "
            "resnet_db = PSNR SRResNet - bicubic - 0.5 dB, srcnn_db, gan_db = PSNR SRResNet - SRGAN; "
            "adv_sharp = sharpness SRGAN - VGG-only control)"),
-    "06": ((r"Frechet: learned pipeline (?P<fd_learned>[\d.]+), bicubic-trained (?P<fd_bicubic>[\d.]+)",),
+    "06": ((r"Frechet: learned pipeline (?P<fd_learned>[\d.]+), bicubic-trained (?P<fd_bicubic>[\d.]+), "
+            r"noise-augmented bicubic (?P<fd_noisy>[\d.]+)",),
            lambda n: n["fd_bicubic"] - n["fd_learned"],
-           "Frechet(bicubic-trained L2H) - Frechet(learned H2L + L2H)"),
+           "Frechet(bicubic-trained L2H) - Frechet(learned H2L + L2H) (fd_noisy: the control, L2H trained on "
+           "bicubic + random blur and noise)"),
     "07": ((r"3D-GAN samples: confidence (?P<gan_conf>[\d.]+) vs untrained G (?P<untrained>[\d.]+); "
             r"margin over the bar max\(0.15, 10 x untrained\) (?P<over_bar>[-+\d.]+); "
             r"fill (?P<fill>[\d.]+)",),
