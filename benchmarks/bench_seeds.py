@@ -28,6 +28,14 @@ LESSONS = {
     "01": ((r"VAE - autoencoder samples: digit score (?P<score_gap>[-+\d.]+), share confident "
             r"(?P<confident_gap>[-+\d.]+), confidence (?P<confidence_gap>[-+\d.]+)",),
            lambda n: n["score_gap"], "digit score of random samples: VAE - autoencoder (asserted > 2)"),
+    "02": ((r"margins \(> 0: the claim holds\): ring modes - 6 (?P<ring_modes>[-+\d]+); "
+            r"gradient ratio - 10 (?P<grad_ratio>[-+\d.]+); toy 0.3 - \|mean - 3\| (?P<toy_mean>[-+\d.]+); "
+            r"toy 0.3 - \|std - 1\| (?P<toy_std>[-+\d.]+); toy 0.15 - \|D - 1/2\| (?P<toy_d>[-+\d.]+); "
+            r"digit Frechet half the start - last (?P<fd_half>[-+\d.]+); "
+            r"digit Frechet first checkpoint - min of the last two (?P<fd_fall>[-+\d.]+)",),
+           lambda n: n["ring_modes"], "ring modes covered by the balanced GAN - 6 (the other asserted "
+           "claims' margins are the columns: toy_mean, toy_std, toy_d for the 1-D GAN, fd_half and fd_fall "
+           "for the digits)"),
     "03": ((r"MIG: plain VAE \(beta = 1\) (?P<vae>[\d.]+) +vs +beta-VAE \(beta = 4\) (?P<beta_vae>[\d.]+)",),
            lambda n: n["beta_vae"] - n["vae"], "MIG(beta-VAE, beta = 4) - MIG(VAE)"),
     "04": ((r"^ +all +(?P<edit_success>[\d.]+)% of",),
