@@ -33,9 +33,9 @@ LESSONS = {
             r"toy 0.3 - \|std - 1\| (?P<toy_std>[-+\d.]+); toy 0.15 - \|D - 1/2\| (?P<toy_d>[-+\d.]+); "
             r"digit Frechet half the start - last (?P<fd_half>[-+\d.]+); "
             r"digit Frechet first checkpoint - min of the last two (?P<fd_fall>[-+\d.]+)",),
-           lambda n: n["ring_modes"], "ring modes covered by the balanced GAN - 6 (the other asserted "
-           "claims' margins are the columns: toy_mean, toy_std, toy_d for the 1-D GAN, fd_half and fd_fall "
-           "for the digits)"),
+           lambda n: n["toy_d"], "1-D GAN: 0.15 - |D - 1/2| on the data region, the thinnest asserted claim "
+           "(the other asserted margins are the columns toy_mean, toy_std, grad_ratio, fd_half, fd_fall; "
+           "ring_modes = modes covered by the balanced ring GAN - 6, printed, not asserted)"),
     "03": ((r"MIG: plain VAE \(beta = 1\) (?P<vae>[\d.]+) +vs +beta-VAE \(beta = 4\) (?P<beta_vae>[\d.]+)",),
            lambda n: n["beta_vae"] - n["vae"], "MIG(beta-VAE, beta = 4) - MIG(VAE)"),
     "04": ((r"^ +all +(?P<edit_success>[\d.]+)% of",),
