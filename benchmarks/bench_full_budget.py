@@ -523,8 +523,8 @@ def tf_transfer_measurement(size: int, batch: int) -> Measurement:
 
 
 def tf_fast_stylizer_measurement(cfg) -> Measurement:
-    """One step of ``coursekit.tf.fast_style.train`` (the step is written here as ``train`` writes it: the
-    content targets, the stylizer forward, VGG19 on its output, the loss and Adam on the model's weights)."""
+    """One step of ``coursekit.tf.fast_style.train`` (its own ``make_train_step``: the content targets, the
+    stylizer forward, VGG19 on its output, the loss and Adam on the model's weights)."""
     extractor = _quiet_extractor()
     import tensorflow as tf
 
@@ -538,21 +538,7 @@ def tf_fast_stylizer_measurement(cfg) -> Measurement:
     optimizer = tf.keras.optimizers.Adam(1e-3)
     variables = model.trainable_variables
     optimizer.build(variables)
-
-    @tf.function
-    def step(content_batch, style_index):
-        style = tf.gather(styles, style_index[None])
-        targets = {
-            "style": [tf.gather(g, style_index[None]) for g in grams],
-            "content": extractor(content_batch)["content"],
-        }
-        with tf.GradientTape() as tape:
-            stylized = model(content_batch, style)
-            terms = st.loss_terms(extractor(stylized), targets, stylized, weights)
-            loss = tf.reduce_mean(terms["total"])
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
-        return loss
-
+    step = tf.function(fs.make_train_step(model, extractor, styles, grams, weights, optimizer))
     graph = step.get_concrete_function(
         tf.TensorSpec((cfg.batch, cfg.crop, cfg.crop, 3)), tf.TensorSpec((), tf.int32)
     ).graph

@@ -205,6 +205,31 @@ class TrainingLog:
         return float(total[:window].mean() / max(total[-window:].mean(), 1e-12))
 
 
+def make_train_step(model, extractor, styles, style_grams, weights, optimizer):
+    """One training step of :func:`train`, uncompiled: ``step(content_batch, style_index) -> loss terms``.
+
+    Stylizes the content batch with one style's predicted embedding, then descends on the batch mean of
+    style + content + TV loss (Ghiasi et al. 2017, Eq. 1-3) against that style's precomputed Gram targets
+    ``style_grams`` and the content batch's own VGG features; returns each term's batch mean.
+    """
+    variables = model.trainable_variables
+
+    def step(content_batch, style_index):
+        style = tf.gather(styles, style_index[None])
+        targets = {
+            "style": [tf.gather(g, style_index[None]) for g in style_grams],
+            "content": extractor(content_batch)["content"],
+        }
+        with tf.GradientTape() as tape:
+            stylized = model(content_batch, style)
+            terms = vgg_losses.loss_terms(extractor(stylized), targets, stylized, weights)
+            loss = tf.reduce_mean(terms["total"])
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+        return {name: tf.reduce_mean(value) for name, value in terms.items()}
+
+    return step
+
+
 def train(
     model: FastStylizer,
     extractor: vgg_losses.StyleContentExtractor,
@@ -236,21 +261,7 @@ def train(
         tf.stop_gradient(g) for g in extractor(tf.image.resize(styles, crop, antialias=True))["style"]
     ]
     optimizer = keras.optimizers.Adam(learning_rate)
-    variables = model.trainable_variables
-
-    def step(content_batch, style_index):
-        style = tf.gather(styles, style_index[None])
-        targets = {
-            "style": [tf.gather(g, style_index[None]) for g in style_grams],
-            "content": extractor(content_batch)["content"],
-        }
-        with tf.GradientTape() as tape:
-            stylized = model(content_batch, style)
-            terms = vgg_losses.loss_terms(extractor(stylized), targets, stylized, weights)
-            loss = tf.reduce_mean(terms["total"])
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
-        return {name: tf.reduce_mean(value) for name, value in terms.items()}
-
+    step = make_train_step(model, extractor, styles, style_grams, weights, optimizer)
     step = tf.function(step) if compile else step
     rng = np.random.default_rng(seed)
     history: dict[str, list[float]] = {name: [] for name in ("style", "content", "tv", "total")}
