@@ -17,12 +17,8 @@ PARTITIONS = [0] * 40 + [1] * 8 + [2] * 8  # 40 train, 8 validation, 8 test imag
 
 
 @pytest.fixture
-def celeba(tmp_path, monkeypatch):
+def celeba(isolated, monkeypatch):
     """A tiny CelebA in a private cache: image i is a flat colour with red 4 i, green 100, blue 200."""
-    monkeypatch.setenv(registry.ENV_CACHE, str(tmp_path / "cache"))
-    monkeypatch.delenv(registry.ENV_OFFLINE, raising=False)
-    monkeypatch.setattr(registry, "_online_cache", {})
-    monkeypatch.setattr(registry, "_connects", lambda host, port, timeout: False)
     names = [f"{i + 1:06d}.jpg" for i in range(len(PARTITIONS))]
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as z:
@@ -40,7 +36,7 @@ def celeba(tmp_path, monkeypatch):
         "list_attr_celeba.txt": "\n".join([str(len(names)), " ".join(columns), *rows]).encode(),
         "list_eval_partition.txt": "\n".join(partition_lines).encode(),
     }
-    folder = tmp_path / "cache" / "celeba"
+    folder = isolated / "celeba"
     folder.mkdir(parents=True)
     for name, body in files.items():
         (folder / name).write_bytes(body)

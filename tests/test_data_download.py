@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import gzip
-import hashlib
-import http.server
 import importlib
 import io
 import socket
 import struct
-import threading
 import time
 import zipfile
 from pathlib import Path
@@ -17,63 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from local_server import checksum_of
 from PIL import Image
 
 import coursekit.data as ckd
 from coursekit.data import download, registry
 from coursekit.data.registry import DownloadError, Entry, RemoteFile
 
-
-class _Server:
-    """Serves ``files`` (name -> bytes) and records every requested path."""
-
-    def __init__(self):
-        self.files: dict[str, bytes] = {}
-        self.requests: list[str] = []
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                server.requests.append(self.path)
-                body = server.files.get(self.path.lstrip("/"))
-                if body is None:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/{name}"
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-@pytest.fixture
-def server():
-    srv = _Server()
-    yield srv
-    srv.close()
-
-
-@pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    """Cache in tmp_path, offline not forced, and no real network probe (the probe says 'no network')."""
-    monkeypatch.setenv(registry.ENV_CACHE, str(tmp_path / "cache"))
-    monkeypatch.delenv(registry.ENV_OFFLINE, raising=False)
-    monkeypatch.setattr(registry, "_online_cache", {})
-    monkeypatch.setattr(registry, "_connects", lambda host, port, timeout: False)
-    return tmp_path / "cache"
+pytestmark = pytest.mark.usefixtures("isolated")  # every test: its own cache, no network probe
 
 
 def _closed_port_url(name: str) -> str:
@@ -91,11 +39,6 @@ def _register(monkeypatch, name: str, files: tuple[RemoteFile, ...], **fields) -
     return item
 
 
-def _checksum(algorithm: str, payload: bytes) -> str:
-    if algorithm == "md5":
-        return "md5:" + hashlib.md5(payload).hexdigest()
-    digest = hashlib.sha256(payload).hexdigest()
-    return f"sha256-prefix:{digest[:8]}" if algorithm == "sha256-prefix" else f"sha256:{digest}"
 
 
 def _listing(folder: Path) -> list[str]:
@@ -109,7 +52,7 @@ def test_good_checksum_lands_in_cache_once(server, monkeypatch, isolated, algori
     _register(
         monkeypatch,
         "toy",
-        (RemoteFile("toy.bin", (server.url("toy.bin"),), _checksum(algorithm, payload), len(payload)),),
+        (RemoteFile("toy.bin", (server.url("toy.bin"),), checksum_of(algorithm, payload), len(payload)),),
     )
     folder = registry.fetch("toy")
     assert folder == isolated / "toy"
@@ -124,7 +67,7 @@ def test_good_checksum_lands_in_cache_once(server, monkeypatch, isolated, algori
 def test_download_shows_progress_in_bytes(server, monkeypatch, isolated, capsys):
     payload = bytes(range(256)) * 12_000  # 3 MB: three 1 MiB chunks
     server.files["big.bin"] = payload
-    remote = RemoteFile("big.bin", (server.url("big.bin"),), _checksum("sha256", payload))
+    remote = RemoteFile("big.bin", (server.url("big.bin"),), checksum_of("sha256", payload))
     _register(monkeypatch, "toy", (remote,))
     registry.fetch("toy")
     progress = capsys.readouterr().err
@@ -140,7 +83,7 @@ def test_second_mirror_used_when_first_unreachable(server, monkeypatch):
         "toy",
         (
             RemoteFile(
-                "m.bin", (_closed_port_url("m.bin"), server.url("m.bin")), _checksum("sha256", payload)
+                "m.bin", (_closed_port_url("m.bin"), server.url("m.bin")), checksum_of("sha256", payload)
             ),
         ),
     )
@@ -151,7 +94,7 @@ def test_second_mirror_used_when_first_unreachable(server, monkeypatch):
 def test_bad_checksum_or_size_leaves_cache_clean(server, monkeypatch, isolated, size_ok):
     payload = b"the real bytes"
     server.files["bad.bin"] = payload
-    checksum = _checksum("sha256", b"other bytes") if size_ok else _checksum("sha256", payload)
+    checksum = checksum_of("sha256", b"other bytes") if size_ok else checksum_of("sha256", payload)
     size = len(payload) if size_ok else len(payload) + 1
     _register(monkeypatch, "toy", (RemoteFile("bad.bin", (server.url("bad.bin"),), checksum, size),))
     with pytest.raises(DownloadError, match="expected") as info:
@@ -164,7 +107,7 @@ def test_corrupt_cached_file_is_downloaded_again(server, monkeypatch, isolated):
     payload = b"fresh"
     server.files["c.bin"] = payload
     _register(
-        monkeypatch, "toy", (RemoteFile("c.bin", (server.url("c.bin"),), _checksum("sha256", payload)),)
+        monkeypatch, "toy", (RemoteFile("c.bin", (server.url("c.bin"),), checksum_of("sha256", payload)),)
     )
     (isolated / "toy").mkdir(parents=True)
     (isolated / "toy" / "c.bin").write_bytes(b"stale")
@@ -191,7 +134,7 @@ def _serve_fake_mnist(server, monkeypatch, urls=None) -> None:
         payloads[f"{prefix}-labels-idx1-ubyte.gz"] = _idx_labels(labels)
     server.files.update(payloads)
     files = tuple(
-        RemoteFile(name, ((urls or server.url)(name),), _checksum("sha256", body), len(body))
+        RemoteFile(name, ((urls or server.url)(name),), checksum_of("sha256", body), len(body))
         for name, body in payloads.items()
     )
     monkeypatch.setitem(
@@ -347,7 +290,7 @@ def _fake_celeba(folder: Path, n: int) -> dict[str, bytes]:
 def test_faces_use_celeba_when_in_cache(monkeypatch, isolated, capsys):
     files = _fake_celeba(isolated / "celeba", 3)
     celeba = registry.entry("celeba")
-    remote = tuple(RemoteFile(name, (), _checksum("md5", body)) for name, body in files.items())
+    remote = tuple(RemoteFile(name, (), checksum_of("md5", body)) for name, body in files.items())
     monkeypatch.setitem(registry.REGISTRY, "celeba", Entry(**{**celeba.__dict__, "files": remote}))
     data = ckd.faces(n=2, size=32)
     assert data.images.shape == (2, 3, 32, 32) and "CelebA" in data.source
@@ -372,7 +315,7 @@ def test_celeba_faces_are_resized_in_chunks(monkeypatch, isolated):
     faces_module = importlib.import_module("coursekit.data.faces")  # coursekit.data.faces is the function
     files = _fake_celeba(isolated / "celeba", 300)
     celeba = registry.entry("celeba")
-    remote = tuple(RemoteFile(name, (), _checksum("md5", body)) for name, body in files.items())
+    remote = tuple(RemoteFile(name, (), checksum_of("md5", body)) for name, body in files.items())
     monkeypatch.setitem(registry.REGISTRY, "celeba", Entry(**{**celeba.__dict__, "files": remote}))
     resized = []
     real_resize = faces_module.resize_images
@@ -405,7 +348,8 @@ def _serve_fake_div2k(server, monkeypatch, count: int) -> None:
             archive.writestr(f"DIV2K_valid_HR/{801 + i:04d}.png", png.getvalue())
     body = buffer.getvalue()
     server.files["DIV2K_valid_HR.zip"] = body
-    remote = RemoteFile("DIV2K_valid_HR.zip", (server.url("DIV2K_valid_HR.zip"),), _checksum("sha256", body))
+    url = server.url("DIV2K_valid_HR.zip")
+    remote = RemoteFile("DIV2K_valid_HR.zip", (url,), checksum_of("sha256", body))
     _register(monkeypatch, "div2k_valid_hr", (remote,))
 
 

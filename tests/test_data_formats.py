@@ -21,30 +21,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from local_server import checksum_of
 from PIL import Image
-from test_data_download import _checksum, _Server
 
 import coursekit.data as ckd
 from coursekit.data import registry
 from coursekit.data.registry import DownloadError
 from coursekit.nn import vgg
 
-
-@pytest.fixture
-def server():
-    srv = _Server()
-    yield srv
-    srv.close()
-
-
-@pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    """Cache in tmp_path, offline not forced, and no real network probe (the probe says 'no network')."""
-    monkeypatch.setenv(registry.ENV_CACHE, str(tmp_path / "cache"))
-    monkeypatch.delenv(registry.ENV_OFFLINE, raising=False)
-    monkeypatch.setattr(registry, "_online_cache", {})
-    monkeypatch.setattr(registry, "_connects", lambda host, port, timeout: False)
-    return tmp_path / "cache"
+pytestmark = pytest.mark.usefixtures("isolated")  # every test: its own cache, no network probe
 
 
 def _serve(
@@ -65,7 +50,7 @@ def _serve(
             dataclasses.replace(
                 remote,
                 urls=(server.url(remote.filename),),
-                checksum=_checksum(algorithm, reference),
+                checksum=checksum_of(algorithm, reference),
                 size=size,
             )
         )
@@ -391,7 +376,7 @@ def _place_celeba(monkeypatch, isolated, files, checksums=None) -> None:
     keeps its filenames and md5 algorithm; only the digests are those of the test files (or ``checksums``)."""
     real = registry.entry("celeba")
     remote = tuple(
-        dataclasses.replace(f, checksum=_checksum("md5", (checksums or files)[f.filename]))
+        dataclasses.replace(f, checksum=checksum_of("md5", (checksums or files)[f.filename]))
         for f in real.files
     )
     monkeypatch.setitem(registry.REGISTRY, "celeba", dataclasses.replace(real, files=remote))

@@ -20,31 +20,16 @@ import coursekit.tf as cktf  # noqa: E402
 
 cktf.limit_threads(2)
 
-from test_data_download import _checksum, _Server  # noqa: E402
+from local_server import checksum_of  # noqa: E402
 
 from coursekit.data import registry  # noqa: E402
 from coursekit.tf import fast_style, style  # noqa: E402
 
+pytestmark = pytest.mark.usefixtures("isolated")  # every test: its own cache, no network probe
+
 NOTOP = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
 # keras/src/applications/vgg19.py: blocks of 2, 2, 4, 4, 4 convolutions of 64, 128, 256, 512, 512 filters.
 BLOCKS = ((2, 64), (2, 128), (4, 256), (4, 512), (4, 512))
-
-
-@pytest.fixture
-def server():
-    srv = _Server()
-    yield srv
-    srv.close()
-
-
-@pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    """Cache in tmp_path, offline not forced, and no real network probe (the probe says 'no network')."""
-    monkeypatch.setenv(registry.ENV_CACHE, str(tmp_path / "cache"))
-    monkeypatch.delenv(registry.ENV_OFFLINE, raising=False)
-    monkeypatch.setattr(registry, "_online_cache", {})
-    monkeypatch.setattr(registry, "_connects", lambda host, port, timeout: False)
-    return tmp_path / "cache"
 
 
 def _serve_weights(server, monkeypatch, body: bytes, name: str = "keras_vgg19_notop") -> None:
@@ -52,7 +37,8 @@ def _serve_weights(server, monkeypatch, body: bytes, name: str = "keras_vgg19_no
     real = registry.entry(name)
     remote = real.files[0]
     server.files[remote.filename] = body
-    local = dataclasses.replace(remote, urls=(server.url(remote.filename),), checksum=_checksum("md5", body))
+    url = server.url(remote.filename)
+    local = dataclasses.replace(remote, urls=(url,), checksum=checksum_of("md5", body))
     monkeypatch.setitem(registry.REGISTRY, name, dataclasses.replace(real, files=(local,)))
 
 
