@@ -94,6 +94,13 @@ def max_steps_cap() -> int | None:
     return _whole_number_env(MAX_STEPS_ENV_VAR, minimum=1)
 
 
+def dry_run_steps(steps: int) -> int:
+    """``steps`` capped at the dry-run cap when ``COURSEKIT_MAX_STEPS`` is set: what every training or
+    optimisation loop in coursekit runs (also those whose count does not come from ``ck.profile``)."""
+    cap = max_steps_cap()
+    return steps if cap is None else min(steps, cap)
+
+
 def checks_learning(cfg: Config, what: str) -> bool:
     """Whether this run can check a learning result (``what``, e.g. "SRResNet beats bicubic by 0.5 dB").
 

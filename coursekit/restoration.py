@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .config import max_steps_cap
+from .config import dry_run_steps
 from .errors import expect_choice, expect_positive_int, expect_tensor
 from .metrics import gaussian_window
 
@@ -276,7 +276,7 @@ def tv_restore(
     if not lam >= 0:
         raise ValueError(f"lam: expected a number >= 0, got {lam!r}")
     expect_positive_int("iters", iters)
-    iters = min(iters, max_steps_cap() or iters)  # a dry run (COURSEKIT_MAX_STEPS) caps every loop
+    iters = dry_run_steps(iters)
     if x0 is None:
         x0 = (y if like is None else F.interpolate(y, size=like.shape[-2:], mode="bilinear")).clamp(0, 1)
     x = x0.clone()

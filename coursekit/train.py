@@ -32,7 +32,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from . import checkpoint
-from .config import max_steps_cap
+from .config import dry_run_steps
 from .errors import expect_positive_int
 
 
@@ -107,7 +107,7 @@ def fit(
             f"step_fn: expected a function step_fn(batch, step) -> dict of losses, got {step_fn!r}"
         )
     expect_positive_int("steps", steps)
-    steps = min(steps, max_steps_cap() or steps)  # a dry run (COURSEKIT_MAX_STEPS) caps every loop
+    steps = dry_run_steps(steps)
     if checkpoint_every is not None:
         expect_positive_int("checkpoint_every", checkpoint_every)
     if checkpoint_dir is None and (checkpoint_every is not None or resume):

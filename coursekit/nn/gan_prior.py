@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import max_steps_cap
+from ..config import dry_run_steps
 from ..errors import expect_positive_int, expect_tensor
 from . import dcgan
 
@@ -149,7 +149,7 @@ def restore(
     """
     expect_tensor("y", y, ndim=4)
     steps = expect_positive_int("steps", steps, minimum=0)
-    steps = min(steps, max_steps_cap() or steps)  # a dry run (COURSEKIT_MAX_STEPS) caps every loop
+    steps = dry_run_steps(steps)
     restarts = expect_positive_int("restarts", restarts)
     if not lam >= 0:
         raise ValueError(f"lam: expected a number >= 0, got {lam!r}")
@@ -268,7 +268,7 @@ def expand_restore(
         raise ValueError(
             f"steps, lrs: expected 1 to {len(LEVELS)} phases of equal length, got {steps!r}, {lrs!r}"
         )
-    steps = tuple(min(s, max_steps_cap() or s) for s in steps)  # a dry run caps every phase
+    steps = tuple(dry_run_steps(s) for s in steps)
     staged = StagedGenerator(G)
     phases = []
     with frozen(G, D):

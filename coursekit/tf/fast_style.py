@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from ..config import max_steps_cap
+from ..config import dry_run_steps
 from ..errors import expect_positive_int
 from . import style as vgg_losses
 from .images import as_batch
@@ -251,7 +251,7 @@ def train(
     the losses every that many steps. ``compile=False`` runs the step eagerly (no tracing: for a few steps).
     """
     expect_positive_int("steps", steps)
-    steps = min(steps, max_steps_cap() or steps)  # a dry run (COURSEKIT_MAX_STEPS) caps every loop
+    steps = dry_run_steps(steps)
     expect_positive_int("batch", batch)
     contents, styles = as_batch("contents", contents), as_batch("styles", styles)
     check_inputs(contents[:1], styles[:1])

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import tensorflow as tf
 
-from ..config import max_steps_cap
+from ..config import dry_run_steps
 from ..errors import expect_choice, expect_positive_int, loud_notice
 from .images import as_batch
 
@@ -317,7 +317,7 @@ def transfer(
     import time
 
     expect_positive_int("steps", steps)
-    steps = min(steps, max_steps_cap() or steps)  # a dry run (COURSEKIT_MAX_STEPS) caps every loop
+    steps = dry_run_steps(steps)
     weights = weights or Weights()
     content, style = as_batch("content", content), as_batch("style", style)
     if style.shape[0] not in (1, content.shape[0]):
