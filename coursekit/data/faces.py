@@ -30,6 +30,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..errors import expect_positive_int
+from . import registry
 from .digits import resize_images
 from .download import announce, resolve
 
@@ -379,6 +380,12 @@ def _celeba(folder: Path, n: int, size: int, seed: int = 0) -> tuple[torch.Tenso
     )
     images = celeba_images(folder, names, size)
     return images, torch.from_numpy(attributes.astype(np.float32)), what
+
+
+def reads_celeba(source: str) -> bool:
+    """Whether :func:`faces` with ``source`` reads CelebA: its files are in the cache and verified (a manual
+    download, so nothing else can bring them; no network). Callers that pick seeds per partition ask this."""
+    return source != "offline" and registry.cached("celeba")
 
 
 def faces(n: int = 10_000, size: int = 64, seed: int = 0, source: str = "auto") -> Faces:

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from ..errors import expect_choice, expect_positive_int, expect_probability, expect_tensor
 from ..metrics import gaussian_window
-from . import degrade, registry
+from . import degrade
 from .degrade import _generator, _randint, _sub_seed, _uniform
 
 __all__ = [
@@ -62,12 +62,12 @@ def _photo_patches(split: str, n: int, size: int, seed: int) -> torch.Tensor:
 
 
 def _faces(split: str, n: int, size: int, seed: int, faces_source: str = "auto") -> torch.Tensor:
-    from .faces import faces
+    from .faces import faces, reads_celeba
 
     # train and test faces come from disjoint seeds, so test faces are new people; with CelebA (faces:
     # the seed modulo 3 picks the partition, its quotient the block) from its train and its test partition
     face_seed = seed if split == "train" else 10_000 + seed
-    if faces_source != "offline" and registry.cached("celeba"):
+    if reads_celeba(faces_source):
         face_seed = 3 * seed + (0 if split == "train" else 1)
     images = faces(n=n, size=64, seed=face_seed, source=faces_source).images
     return F.interpolate(images, size=(size, size), mode="area").clamp(0, 1) if size != 64 else images

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import expect_positive_int
-from . import degrade, registry
+from . import degrade
 from .download import announce
-from .faces import faces, lfw_faces
+from .faces import faces, lfw_faces, reads_celeba
 
 HR_SIZE, LR_SIZE = 64, 16
 LFW_SPLIT = 50  # lfw_subset faces 0..49 go to the HR set, 50..99 to the real-LR set
@@ -50,18 +50,13 @@ class FacePairs:
         return f"FacePairs({len(self)} {shapes}, {self.source})"
 
 
-def _uses_celeba(source: str) -> bool:
-    """Whether ``faces(source=source)`` reads CelebA (its files are cached and verified); no network."""
-    return source != "offline" and registry.cached("celeba")
-
-
 def _mixed_faces(n: int, seed: int, lfw: slice, source: str, celeba_seed=None) -> torch.Tensor:
     """n faces: lfw_subset faces ``lfw`` (up to n/4) and the course's faces, shuffled by ``seed``. With
     CelebA, ``celeba_seed(count)`` is the ``faces`` seed for ``count`` images (the procedural faces use
     ``seed``)."""
     real = lfw_faces(size=HR_SIZE).images[lfw]
     n_real = min(len(real), n // 4)
-    face_seed = celeba_seed(n - n_real) if celeba_seed and _uses_celeba(source) else seed
+    face_seed = celeba_seed(n - n_real) if celeba_seed and reads_celeba(source) else seed
     made = faces(n=n - n_real, size=HR_SIZE, seed=face_seed, source=source).images
     mixed = torch.cat((made, real[:n_real]))
     order = torch.randperm(len(mixed), generator=torch.Generator().manual_seed(seed))
