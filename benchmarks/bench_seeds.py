@@ -25,6 +25,11 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 # module -> (patterns, each with named groups for numbers, the lesson's margin (> 0: it held), its wording)
 LESSONS = {
+    "00": ((r"margin \(> 0: the claim holds\): loss first 10 - last 10 (?P<loss_fall>[-+\d.]+)",
+            r"margin \(> 0: the claim holds\): test PSNR autoencoder - mean digit - 3 dB "
+            r"(?P<psnr_db>[-+\d.]+)"),
+           lambda n: n["psnr_db"], "test PSNR (dB) of the tiny autoencoder - mean digit - 3 (loss_fall: mean "
+           "training loss of the first 10 steps - the last 10)"),
     "01": ((r"VAE - autoencoder samples: digit score (?P<score_gap>[-+\d.]+), share confident "
             r"(?P<confident_gap>[-+\d.]+), confidence (?P<confidence_gap>[-+\d.]+)",),
            lambda n: n["score_gap"], "digit score of random samples: VAE - autoencoder (asserted > 2)"),
@@ -77,6 +82,12 @@ LESSONS = {
     "10": ((r"on R: latent translation (?P<latent_db>[\d.]+) dB / [\d.]+ +vs +"
             r"direct repair (?P<direct_db>[\d.]+)",),
            lambda n: n["latent_db"] - n["direct_db"], "PSNR on R (dB): latent translation - direct repair"),
+    "11": ((r"margins \(> 0: the claim holds\): total loss fall - 10 \(x\) (?P<total_fall>[-+\d.]+); "
+            r"style loss start / end - 1 (?P<style_fall>[-+\d.]+)",
+            r"margin \(> 0: the claim holds\): fast stylizer loss fall - 2 \(x\) (?P<fast_fall>[-+\d.]+)"),
+           lambda n: n["total_fall"], "Gram-matrix transfer: total loss start / end - 10, the smallest over "
+           "the three photos (style_fall: style loss start / end - 1, the smallest over the photos; "
+           "fast_fall: the fast stylizer's loss fall - 2)"),
 }
 
 
