@@ -132,6 +132,15 @@ def test_mapping_restorer_repairnet_shapes():
     assert net(x).shape == x.shape and net(torch.cat([x, mask], 1)).shape == x.shape
     with pytest.raises(ValueError, match="divisible by 8"):
         net(torch.rand(1, 3, 12, 12))
+    masked = RepairNet(width=8, mask_input=True).eval()
+    assert masked.net[0].in_channels == 4 and masked(x, mask).shape == x.shape
+    assert torch.allclose(masked(torch.cat([x, mask], 1)), masked(x, mask)), "RGB + mask as 4 channels"
+    unmasked = masked(x, torch.zeros_like(mask))
+    assert not torch.allclose(masked(x, mask), unmasked), "the mask reaches the output"
+    with pytest.raises(ValueError, match="mask_input=True"):
+        masked(x)
+    with pytest.raises(ValueError, match=r"mask: expected shape \(2, 1, 16, 16\)"):
+        masked(x, mask[:, :, :8])
     d = LatentDiscriminator(4, 8)
     assert d(z).shape == (2, 1, 4, 4)
 

@@ -277,16 +277,19 @@ class RepairNet(nn.Module):
     Down: Conv4x4/2 c + LeakyReLU 0.2; Conv4x4/2 2c + BN + LeakyReLU; Conv4x4/2 4c + BN + LeakyReLU.
     Up: ConvT4x4/2 2c + BN + ReLU; ConvT4x4/2 c + BN + ReLU; ConvT4x4/2 3 + Tanh, rescaled to [0, 1].
     Trained on (x, y) pairs with L1 (+ a DCGAN discriminator in the lecture); height and width must be
-    multiples of 8. A 4-channel input (RGB + mask) is accepted and the mask ignored, so it tiles like
-    :class:`TripletRestorer`.
+    multiples of 8. A 4-channel input (RGB + mask) is accepted, so it tiles like :class:`TripletRestorer`.
+    With ``mask_input=False`` (the paper's network) the mask is ignored; with ``mask_input=True`` the scratch
+    mask is a 4th input channel of the first convolution and ``forward`` requires it (the lecture's control:
+    the mask the latent route gets, given to direct repair too).
     """
 
-    def __init__(self, channels: int = 3, width: int = 32):
+    def __init__(self, channels: int = 3, width: int = 32, mask_input: bool = False):
         super().__init__()
         self.channels = expect_positive_int("channels", channels)
+        self.mask_input = bool(mask_input)
         c = expect_positive_int("width", width)
         self.net = nn.Sequential(
-            nn.Conv2d(channels, c, 4, 2, 1),
+            nn.Conv2d(channels + self.mask_input, c, 4, 2, 1),
             nn.LeakyReLU(0.2, True),
             nn.Conv2d(c, 2 * c, 4, 2, 1, bias=False),
             nn.BatchNorm2d(2 * c),
@@ -306,9 +309,19 @@ class RepairNet(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         if x.ndim == 4 and x.shape[1] == self.channels + 1:
-            x = x[:, : self.channels]
+            x, mask = x[:, : self.channels], x[:, self.channels :]
         _check_images("x", x, self.channels, multiple=8)
-        return (self.net(x) + 1) / 2
+        if not self.mask_input:
+            return (self.net(x) + 1) / 2
+        if mask is None:
+            raise ValueError(
+                "mask: expected a (B, 1, H, W) scratch mask (this RepairNet has mask_input=True), got None"
+            )
+        expect_tensor("mask", mask, ndim=4, channels=1, value_range=(0.0, 1.0))
+        if mask.shape[0] != x.shape[0] or mask.shape[-2:] != x.shape[-2:]:
+            raise ValueError(f"mask: expected shape ({x.shape[0]}, 1, {x.shape[2]}, {x.shape[3]}), "
+                             f"got {tuple(mask.shape)}")
+        return (self.net(torch.cat([x, mask], 1)) + 1) / 2
 
 
 # ------------------------------------------------------------------------------------ classical baseline
