@@ -28,7 +28,7 @@ COLAB_TESTS := tests/test_colab_emulated.py
 export TF_CPP_MIN_LOG_LEVEL := 2
 export MPLBACKEND ?= Agg
 
-.PHONY: setup lab test test-full test-full-changed lint unit colab notebooks labs-check browser doctor clean
+.PHONY: setup lab test test-full test-full-changed lint typecheck unit colab notebooks labs-check browser doctor clean
 
 setup: $(STAMP) $(JUPYTER_STAMP)
 
@@ -61,6 +61,10 @@ lab: setup
 
 lint: setup
 	$(BIN)/ruff check .
+
+# mypy on coursekit/ ([tool.mypy] in pyproject.toml).
+typecheck: setup
+	$(BIN)/mypy
 
 browser:
 	@test -x $(CHROMIUM) || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
@@ -101,7 +105,7 @@ labs-check: setup
 	$(BIN)/python -m coursekit assign --check
 	$(BIN)/python -m coursekit readme --check
 
-test: lint labs-check unit colab notebooks test-full-changed
+test: lint typecheck labs-check unit colab notebooks test-full-changed
 
 doctor: setup
 	$(BIN)/python -m coursekit doctor
