@@ -1172,22 +1172,14 @@ def lecture_10(cfg, path):
     def vae():
         return SpatialVAE(width=w, latent=cfg.latent, n_res=1, norm="none")
 
-    def repair(b):
-        net = RepairNet(width=w)
+    def repair(b, mask_input=False):
+        net = RepairNet(width=w, mask_input=mask_input)
         critic = dcgan.init_weights(dcgan.Discriminator(size=s, ndf=w), seed=0)
-        ns = namespace(
-            cfg,
-            repair=net,
-            critic=critic,
-            opt_repair=adam(net, cfg.lr, (0.5, 0.999)),
-            opt_critic=adam(critic, cfg.lr / 4, (0.5, 0.999)),
-        )
-        notebook_defs(path, ("repair_step",), ns)
-        return (
-            fit_step(ns["repair_step"], (images(b, 3, s), images(b, 3, s))),
-            [net, critic],
-            [ns["opt_repair"], ns["opt_critic"]],
-        )
+        opts = [adam(net, cfg.lr, (0.5, 0.999)), adam(critic, cfg.lr / 4, (0.5, 0.999))]
+        ns = notebook_defs(path, ("repair_step_for",), namespace(cfg))
+        masks = (torch.rand(b, 1, s, s).round(),) if mask_input else ()
+        batch = (images(b, 3, s), images(b, 3, s), *masks)
+        return fit_step(ns["repair_step_for"](net, critic, *opts), batch), [net, critic], opts
 
     def vae1(b):
         v, d = vae(), LatentDiscriminator(cfg.latent, 2 * w)
@@ -1224,6 +1216,12 @@ def lecture_10(cfg, path):
         ),
         Loop("VAE2 on Y", cfg.steps, cfg.batch, vae2),
         Loop("mapping T (frozen VAEs)", cfg.steps, cfg.batch, mapping),
+        Loop(
+            "direct repair + mask (the control)",
+            cfg.steps,
+            cfg.batch,
+            lambda b: repair(b, mask_input=True),
+        ),
     ]
 
 

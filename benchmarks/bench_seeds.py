@@ -80,8 +80,17 @@ LESSONS = {
            "inpainting SSIM, GAN prior - TV (the thinnest of Table 1's three margins; the two PSNR "
            "margins, in dB, are the columns den_db and quant_db)"),
     "10": ((r"on R: latent translation (?P<latent_db>[\d.]+) dB / [\d.]+ +vs +"
-            r"direct repair (?P<direct_db>[\d.]+)",),
-           lambda n: n["latent_db"] - n["direct_db"], "PSNR on R (dB): latent translation - direct repair"),
+            r"direct repair (?P<direct_db>[\d.]+)",
+            r"mask control \(no method gets a mask\): on R latent translation "
+            r"(?P<nomask_latent_db>[\d.]+) dB vs direct repair (?P<nomask_direct_db>[\d.]+) dB; "
+            r"latent - direct (?P<nomask_lead_db>[-+\d.]+) dB",
+            r"mask control \(every method gets the mask\): on R latent translation [\d.]+ dB vs "
+            r"direct repair \+ mask (?P<masked_direct_db>[\d.]+) dB; "
+            r"latent - direct (?P<masked_lead_db>[-+\d.]+) dB"),
+           lambda n: n["latent_db"] - n["direct_db"],
+           "PSNR on R (dB): latent translation - direct repair (the mask control: nomask_* with an all-zero "
+           "mask for every method, masked_* with direct repair given the mask as a 4th channel; the latent "
+           "route's number in that arm is latent_db)"),
     "11": ((r"margins \(> 0: the claim holds\): total loss fall - 10 \(x\) (?P<total_fall>[-+\d.]+); "
             r"style loss start / end - 1 (?P<style_fall>[-+\d.]+)",
             r"margin \(> 0: the claim holds\): fast stylizer loss fall - 2 \(x\) (?P<fast_fall>[-+\d.]+)"),
