@@ -28,6 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .. import rng
 from ..errors import describe, expect_choice, expect_positive_int, expect_probability, expect_tensor
 
 __all__ = [
@@ -93,17 +94,6 @@ def _finish(y: torch.Tensor, like: torch.Tensor, single: bool) -> torch.Tensor:
     return y[0] if single else y
 
 
-def _expect_seed(seed) -> int:
-    if isinstance(seed, Integral) and not isinstance(seed, bool):
-        seed = int(seed)
-    return expect_positive_int("seed", seed, minimum=0)
-
-
-def _generator(seed) -> torch.Generator:
-    """A CPU generator seeded from ``seed`` (the only source of randomness in this module)."""
-    return torch.Generator().manual_seed(_expect_seed(seed))
-
-
 def _expect_number(what: str, value, minimum: float = 0.0) -> float:
     if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) or value < minimum:
         raise ValueError(f"{what}: expected a number >= {minimum:g}, got {value!r}")
@@ -130,20 +120,6 @@ def _expect_range(what: str, value, check: Callable[[str, object], float]) -> tu
     return lo, hi
 
 
-def _uniform(gen: torch.Generator, lo: float, hi: float, shape: Sequence[int] = ()) -> torch.Tensor:
-    """Float64 samples from U(lo, hi) on the CPU."""
-    return lo + (hi - lo) * torch.rand(tuple(shape), generator=gen, dtype=torch.float64)
-
-
-def _randint(gen: torch.Generator, lo: int, hi: int) -> int:
-    """One integer from lo..hi inclusive."""
-    return int(torch.randint(lo, hi + 1, (1,), generator=gen))
-
-
-def _sub_seed(gen: torch.Generator) -> int:
-    return int(torch.randint(0, 2**62, (1,), generator=gen))
-
-
 def _per_image(
     what: str, value, batch: int, gen: torch.Generator | None, check: Callable[[str, object], float]
 ) -> torch.Tensor:
@@ -153,7 +129,7 @@ def _per_image(
     lo, hi = _expect_range(what, value, check)
     if gen is None:
         raise ValueError(f"{what}: a (lo, hi) range draws a value per image and needs a seed, got seed=None")
-    return _uniform(gen, lo, hi, (batch,))
+    return rng.uniform(gen, lo, hi, (batch,))
 
 
 def _size(what: str, size) -> tuple[int, int]:
@@ -209,7 +185,7 @@ def gaussian_blur(
     ``kernel_size`` (odd) defaults to 2 * ceil(3 * sigma_max) + 1, which holds 99.7% of the Gaussian.
     """
     xb, single = _images(x)
-    gen = _generator(seed) if seed is not None else None
+    gen = rng.generator(seed) if seed is not None else None
     sigmas = _per_image("sigma", sigma, xb.shape[0], gen, _expect_number)
     if kernel_size is None:
         kernel_size = 2 * math.ceil(3 * float(sigmas.max())) + 1
@@ -242,7 +218,7 @@ def gaussian_noise(x: torch.Tensor, sigma: NumberOrRange, seed: int) -> torch.Te
     a ``(lo, hi)`` pair draws one sigma per image.
     """
     xb, single = _images(x)
-    gen = _generator(seed)
+    gen = rng.generator(seed)
     work = _work(xb)
     sigmas = _per_image("sigma", sigma, xb.shape[0], gen, _expect_number).to(work).view(-1, 1, 1, 1)
     return _finish(work + sigmas * _normal_like(work, gen), x, single)
@@ -251,7 +227,7 @@ def gaussian_noise(x: torch.Tensor, sigma: NumberOrRange, seed: int) -> torch.Te
 def speckle_noise(x: torch.Tensor, sigma: NumberOrRange, seed: int) -> torch.Tensor:
     """Multiplicative (speckle) noise ``x + x * n``, n ~ N(0, sigma^2): brighter pixels get more noise."""
     xb, single = _images(x)
-    gen = _generator(seed)
+    gen = rng.generator(seed)
     work = _work(xb)
     sigmas = _per_image("sigma", sigma, xb.shape[0], gen, _expect_number).to(work).view(-1, 1, 1, 1)
     return _finish(work + work * sigmas * _normal_like(work, gen), x, single)
@@ -263,7 +239,7 @@ def salt_pepper_noise(x: torch.Tensor, amount: float, seed: int, salt_ratio: flo
     xb, single = _images(x)
     amount = expect_probability("amount", amount)
     salt_ratio = expect_probability("salt_ratio", salt_ratio)
-    gen = _generator(seed)
+    gen = rng.generator(seed)
     work = _work(xb)
     flipped = (torch.rand(work.shape, generator=gen) < amount).to(work.device)
     salted = (torch.rand(work.shape, generator=gen) < salt_ratio).to(work.device)
@@ -298,14 +274,14 @@ def jpeg(x: torch.Tensor, quality: int | tuple[int, int], seed: int | None = Non
     pair draws one integer quality per image and needs ``seed``. The round trip also quantizes to 8 bits.
     """
     xb, single = _images(x, channels=(1, 3))
-    gen = _generator(seed) if seed is not None else None
+    gen = rng.generator(seed) if seed is not None else None
     if _is_range(quality):
         lo, hi = (int(q) for q in _expect_range("quality", quality, _expect_quality))
         if gen is None:
             raise ValueError(
                 "quality: a (lo, hi) range draws a quality per image and needs a seed, got seed=None"
             )
-        qualities = [_randint(gen, lo, hi) for _ in range(xb.shape[0])]
+        qualities = [rng.randint(gen, lo, hi) for _ in range(xb.shape[0])]
     else:
         qualities = [int(_expect_quality("quality", quality))] * xb.shape[0]
     pixels = (xb.detach().float().cpu() * 255).round().to(torch.uint8)
@@ -469,7 +445,7 @@ def scratches(
     xb, single = _images(x)
     n = expect_positive_int("n", n, minimum=0)
     bright_fraction = expect_probability("bright_fraction", bright_fraction)
-    gen = _generator(seed)
+    gen = rng.generator(seed)
     if _is_range(width):
         lo, hi = _expect_range("width", width, _expect_number)
     else:
@@ -477,17 +453,17 @@ def scratches(
     b, _, h, w = xb.shape
     extent = torch.tensor([h, w], dtype=torch.float64)
     start = torch.rand((b, n, 2), generator=gen, dtype=torch.float64) * extent
-    angle = _uniform(gen, 0.0, math.pi, (b, n))
-    length = _uniform(gen, 0.3, 1.0, (b, n)) * max(h, w)
+    angle = rng.uniform(gen, 0.0, math.pi, (b, n))
+    length = rng.uniform(gen, 0.3, 1.0, (b, n)) * max(h, w)
     direction = torch.stack([torch.sin(angle), torch.cos(angle)], dim=-1)
     normal = torch.stack([-direction[..., 1], direction[..., 0]], dim=-1)
     end = start + length[..., None] * direction
-    bend = _uniform(gen, -0.15, 0.15, (b, n)) * length
+    bend = rng.uniform(gen, -0.15, 0.15, (b, n)) * length
     control = (start + end) / 2 + bend[..., None] * normal
-    widths = _uniform(gen, lo, hi, (b, n))
+    widths = rng.uniform(gen, lo, hi, (b, n))
     bright = torch.rand((b, n), generator=gen) < bright_fraction
-    values = torch.where(bright, _uniform(gen, 0.85, 1.0, (b, n)), _uniform(gen, 0.0, 0.15, (b, n)))
-    opacity = _uniform(gen, 0.6, 1.0, (b, n))
+    values = torch.where(bright, rng.uniform(gen, 0.85, 1.0, (b, n)), rng.uniform(gen, 0.0, 0.15, (b, n)))
+    opacity = rng.uniform(gen, 0.6, 1.0, (b, n))
 
     work = _work(xb)
     distance = _polyline_distance(_bezier(start, control, end, 8).to(work.device, torch.float32), h, w)
@@ -537,13 +513,13 @@ def _brush_strokes(batch: int, h: int, w: int, gen: torch.Generator) -> torch.Te
     """
     side = max(h, w)
     start = torch.rand((batch, 2), generator=gen, dtype=torch.float64) * torch.tensor([h - 1, w - 1])
-    heading = _uniform(gen, 0.0, 2 * math.pi, (batch,))
-    turns = _uniform(gen, -math.pi / 2, math.pi / 2, (batch, 4)).cumsum(dim=1) + heading[:, None]
-    steps = _uniform(gen, 0.08, 0.2, (batch, 4)) * side
+    heading = rng.uniform(gen, 0.0, 2 * math.pi, (batch,))
+    turns = rng.uniform(gen, -math.pi / 2, math.pi / 2, (batch, 4)).cumsum(dim=1) + heading[:, None]
+    steps = rng.uniform(gen, 0.08, 0.2, (batch, 4)) * side
     moves = torch.stack([torch.sin(turns), torch.cos(turns)], dim=-1) * steps[..., None]
     points = torch.cat([start[:, None], start[:, None] + moves.cumsum(dim=1)], dim=1)
     points = torch.minimum(points.clamp_min(0.0), torch.tensor([h - 1.0, w - 1.0], dtype=torch.float64))
-    radius = (_uniform(gen, 0.04, 0.09, (batch,)) * min(h, w)).clamp_min(1.5) / 2
+    radius = (rng.uniform(gen, 0.04, 0.09, (batch,)) * min(h, w)).clamp_min(1.5) / 2
     return _polyline_distance(points.float(), h, w) <= radius.float().view(-1, 1, 1)
 
 
@@ -561,7 +537,7 @@ def irregular_mask(
     """
     batch = expect_positive_int("batch", batch)
     h, w = _size("size", size)
-    gen = _generator(seed)
+    gen = rng.generator(seed)
     targets = _per_image("coverage", coverage, batch, gen, _expect_coverage).float()
     mask = torch.zeros(batch, h, w, dtype=torch.bool)
     for _ in range(_MAX_STROKES):
@@ -596,29 +572,29 @@ def apply_mask(x: torch.Tensor, mask: torch.Tensor, fill: float = 0.0) -> torch.
 
 
 def _old_blur(img: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    kernel_size = (3, 5, 7)[_randint(gen, 0, 2)]
-    return gaussian_blur(img, float(_uniform(gen, 1.0, 5.0)), kernel_size=kernel_size)
+    kernel_size = (3, 5, 7)[rng.randint(gen, 0, 2)]
+    return gaussian_blur(img, rng.uniform_float(gen, 1.0, 5.0), kernel_size=kernel_size)
 
 
 def _old_noise(img: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    kind = _randint(gen, 0, 2)
+    kind = rng.randint(gen, 0, 2)
     if kind == 2:
-        amount, salt = float(_uniform(gen, 0.0, 0.01)), float(_uniform(gen, 0.3, 0.8))
-        return salt_pepper_noise(img, amount, _sub_seed(gen), salt_ratio=salt)
-    sigma = float(_uniform(gen, 5.0, 50.0)) / 255
+        amount, salt = rng.uniform_float(gen, 0.0, 0.01), rng.uniform_float(gen, 0.3, 0.8)
+        return salt_pepper_noise(img, amount, rng.sub_seed(gen), salt_ratio=salt)
+    sigma = rng.uniform_float(gen, 5.0, 50.0) / 255
     noise = gaussian_noise if kind == 0 else speckle_noise
-    return noise(img, sigma, _sub_seed(gen))
+    return noise(img, sigma, rng.sub_seed(gen))
 
 
 def _old_low_resolution(img: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     h, w = img.shape[-2:]
-    small = (_randint(gen, max(1, h // 2), h), _randint(gen, max(1, w // 2), w))
-    back = ("nearest", "bilinear")[_randint(gen, 0, 1)]
+    small = (rng.randint(gen, max(1, h // 2), h), rng.randint(gen, max(1, w // 2), w))
+    back = ("nearest", "bilinear")[rng.randint(gen, 0, 1)]
     return resize(resize(img, small, "bicubic"), (h, w), back)
 
 
 def _old_jpeg(img: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    return jpeg(img, _randint(gen, 40, 100))
+    return jpeg(img, rng.randint(gen, 40, 100))
 
 
 _OLD_PHOTO_STEPS = (_old_blur, _old_noise, _old_low_resolution, _old_jpeg)
@@ -637,13 +613,13 @@ def old_photo(x: torch.Tensor, seed: int, p: float = 0.7, gray_p: float = 0.1) -
     xb, single = _images(x, channels=(1, 3))
     p = expect_probability("p", p)
     gray_p = expect_probability("gray_p", gray_p)
-    gen = _generator(seed)
+    gen = rng.generator(seed)
     out = []
     for img in xb.split(1):
         for step in torch.randperm(len(_OLD_PHOTO_STEPS), generator=gen).tolist():
-            if float(_uniform(gen, 0.0, 1.0)) < p:
+            if rng.uniform_float(gen, 0.0, 1.0) < p:
                 img = _OLD_PHOTO_STEPS[step](img, gen)
-        if float(_uniform(gen, 0.0, 1.0)) < gray_p:
+        if rng.uniform_float(gen, 0.0, 1.0) < gray_p:
             img = grayscale(img)
         out.append(img)
     return _finish(torch.cat(out), x, single)

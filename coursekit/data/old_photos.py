@@ -23,10 +23,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .. import rng
 from ..errors import expect_choice, expect_positive_int, expect_probability, expect_tensor
 from ..metrics import gaussian_window
 from . import degrade
-from .degrade import _generator, _randint, _sub_seed, _uniform
 
 __all__ = [
     "OldPhotoDomains",
@@ -41,10 +41,6 @@ __all__ = [
 
 SOURCES = ("photos", "faces", "mixed")
 PHOTO_SHRINK = 2  # photos are halved before cropping, so a small patch holds a recognisable structure
-
-
-def _u(gen: torch.Generator, lo: float, hi: float) -> float:
-    return float(_uniform(gen, lo, hi))
 
 
 def _check_batch(what: str, x: torch.Tensor) -> torch.Tensor:
@@ -101,7 +97,7 @@ def clean_images(
     if half:
         parts.append(_faces(split, half, size, seed, faces_source))
     images = torch.cat(parts)
-    return images[torch.randperm(n, generator=_generator(seed + 1))].contiguous()
+    return images[torch.randperm(n, generator=rng.generator(seed + 1))].contiguous()
 
 
 # ---------------------------------------------------------------------------------------- synthetic X
@@ -119,15 +115,17 @@ def synthetic_old(
     p, fade_p, scratch_p = (
         expect_probability(n, v) for n, v in (("p", p), ("fade_p", fade_p), ("scratch_p", scratch_p))
     )
-    gen = _generator(seed)
-    x = degrade.old_photo(y, seed=_sub_seed(gen), p=p)
+    gen = rng.generator(seed)
+    x = degrade.old_photo(y, seed=rng.sub_seed(gen), p=p)
     out, masks = [], []
     for img in x.split(1):
-        if _u(gen, 0, 1) < fade_p:
-            img = degrade.color_fade(img, _u(gen, 0.1, 0.5))
+        if rng.uniform_float(gen, 0, 1) < fade_p:
+            img = degrade.color_fade(img, rng.uniform_float(gen, 0.1, 0.5))
         mask = torch.zeros_like(img[:, :1])
-        if _u(gen, 0, 1) < scratch_p:
-            img, mask = degrade.scratches(img, n=_randint(gen, 1, 3), seed=_sub_seed(gen), width=(1.0, 2.0))
+        if rng.uniform_float(gen, 0, 1) < scratch_p:
+            img, mask = degrade.scratches(
+                img, n=rng.randint(gen, 1, 3), seed=rng.sub_seed(gen), width=(1.0, 2.0)
+            )
         out.append(img)
         masks.append(mask)
     return torch.cat(out), torch.cat(masks)
@@ -138,7 +136,7 @@ def film_grain(x: torch.Tensor, strength: float, seed: int, grain: float = 0.8) 
     """Monochrome film grain: Gaussian noise blurred to grains of about ``grain`` px, the same in every
     channel, scaled by ``strength`` and stronger in the shadows (amplitude x (1.5 - luma))."""
     _check_batch("x", x)
-    gen = _generator(seed)
+    gen = rng.generator(seed)
     b, _, h, w = x.shape
     noise = torch.randn((b, 1, h + 8, w + 8), generator=gen).to(x)
     if grain > 0:
@@ -163,7 +161,7 @@ def vignette(x: torch.Tensor, amount: float) -> torch.Tensor:
 def dust(x: torch.Tensor, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` dust specks per image: small bright or dark discs of radius 0.5-1.5 px. Returns (x, mask)."""
     _check_batch("x", x)
-    gen = _generator(seed)
+    gen = rng.generator(seed)
     b, _, h, w = x.shape
     ys = torch.arange(h, dtype=torch.float32).view(1, 1, h, 1)
     xs = torch.arange(w, dtype=torch.float32).view(1, 1, 1, w)
@@ -187,23 +185,28 @@ def real_old(y: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     (width 1.5-3 px, half of them dark) and 2-6 dust specks.
     """
     _check_batch("y", y)
-    gen = _generator(seed)
+    gen = rng.generator(seed)
     out, masks = [], []
     for img in y.split(1):
-        img = degrade.gaussian_blur(img, _u(gen, 0.4, 1.0), kernel_size=5)
-        lo, hi = _u(gen, 0.08, 0.2), _u(gen, 0.75, 0.92)
+        img = degrade.gaussian_blur(img, rng.uniform_float(gen, 0.4, 1.0), kernel_size=5)
+        lo, hi = rng.uniform_float(gen, 0.08, 0.2), rng.uniform_float(gen, 0.75, 0.92)
         img = lo + (hi - lo) * img
-        img = degrade.sepia(img.clamp(0, 1), _u(gen, 0.7, 1.0))
-        img = vignette(img, _u(gen, 0.2, 0.6))
-        img = film_grain(img, _u(gen, 0.03, 0.08), seed=_sub_seed(gen), grain=_u(gen, 0.5, 1.0))
+        img = degrade.sepia(img.clamp(0, 1), rng.uniform_float(gen, 0.7, 1.0))
+        img = vignette(img, rng.uniform_float(gen, 0.2, 0.6))
+        img = film_grain(
+            img,
+            rng.uniform_float(gen, 0.03, 0.08),
+            seed=rng.sub_seed(gen),
+            grain=rng.uniform_float(gen, 0.5, 1.0),
+        )
         img, m1 = degrade.scratches(
             img,
-            n=_randint(gen, 3, 7),
-            seed=_sub_seed(gen),
+            n=rng.randint(gen, 3, 7),
+            seed=rng.sub_seed(gen),
             width=(1.5, 3.0),
             bright_fraction=0.5,
         )
-        img, m2 = dust(img, _randint(gen, 2, 6), seed=_sub_seed(gen))
+        img, m2 = dust(img, rng.randint(gen, 2, 6), seed=rng.sub_seed(gen))
         out.append(img)
         masks.append(torch.maximum(m1, m2))
     return torch.cat(out), torch.cat(masks)
