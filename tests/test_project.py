@@ -32,7 +32,7 @@ def test_environment_yml_installs_what_pyproject_declares():
 
 def test_extras_are_ranges_and_complete():
     extras = PYPROJECT["project"]["optional-dependencies"]
-    assert set(extras) == {"torch", "tf", "course", "colab", "dev"}
+    assert set(extras) == {"torch", "tf", "course", "colab", "dev", "docs"}
     names = {e: {re.split(r"[<>=\[ ]", req)[0] for req in reqs} for e, reqs in extras.items()}
     assert names["torch"] == {"torch", "torchvision"}
     assert names["tf"] == {"tensorflow", "tensorflow-hub", "setuptools"}
@@ -40,6 +40,7 @@ def test_extras_are_ranges_and_complete():
             "otter-grader"} <= names["course"]
     assert "coursekit[torch,tf]" in extras["course"]
     assert names["dev"] >= {"pytest", "pytest-xdist", "nbval", "ruff", "hypothesis"}
+    assert names["docs"] == {"sphinx", "myst-nb", "jupyter-cache", "sphinx-book-theme", "sphinx-mathjax-offline"}
     # Colab's install adds what Colab lacks and nothing it ships (tests/test_colab_install.py resolves it)
     assert "jupyter-ui-poll" in names["colab"]
     assert not names["colab"] & {"otter-grader", "jupyterlab", "ipywidgets", "torch", "tensorflow",
