@@ -8,9 +8,22 @@ from skimage import color, data
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from coursekit import metrics
+from coursekit.metrics import disentanglement, fidelity, frechet, sharpness
 
 TOL = 1e-4
 PHOTOS = ("astronaut", "chelsea", "coffee", "camera")
+
+
+def test_the_package_exports_every_function_and_class_of_its_families():
+    defined = {
+        name
+        for family in (fidelity, frechet, disentanglement, sharpness)
+        for name, value in vars(family).items()
+        if not name.startswith("_") and getattr(value, "__module__", None) == family.__name__
+    }
+    assert defined and defined <= set(metrics.__all__)
+    assert all(hasattr(metrics, name) for name in metrics.__all__)
+    assert metrics.mig is disentanglement.mig and callable(metrics.mig)  # the function, not a module
 
 
 def load_photo(name: str, size: int | None = 256) -> np.ndarray:
@@ -135,7 +148,7 @@ def test_batched_equals_per_image(batch, metric):
 def test_chunked_batches_equal_one_chunk(batch, metric, monkeypatch):
     clean, dirty, _, _ = batch
     whole = metric(clean, dirty, reduction="none")
-    monkeypatch.setattr(metrics, "CHUNK_ELEMENTS", clean[0].numel() * 3 // 2)  # chunks of one image
+    monkeypatch.setattr(fidelity, "CHUNK_ELEMENTS", clean[0].numel() * 3 // 2)  # chunks of one image
     torch.testing.assert_close(metric(clean, dirty, reduction="none"), whole, atol=1e-6, rtol=0)
 
 
