@@ -24,11 +24,14 @@ TF_TESTS := tests/test_style_tf.py tests/test_data_formats_tf.py
 # Every lab executed the way Colab runs it (tests/colab/emulate.py: Colab's package versions in a cached
 # virtualenv, a google.colab kernel, no notebook file on disk): a pytest process of its own, two labs at a time.
 COLAB_TESTS := tests/test_colab_emulated.py
+# The built website's checks: `make site-test` builds the smoke site first, then runs them.
+SITE_TESTS := tests/test_site.py
 
 export TF_CPP_MIN_LOG_LEVEL := 2
 export MPLBACKEND ?= Agg
 
-.PHONY: setup lab test test-full test-full-changed lint typecheck unit colab notebooks labs-check browser doctor clean
+.PHONY: setup lab test test-full test-full-changed lint typecheck unit colab notebooks labs-check browser doctor clean \
+	site site-test
 
 setup: $(STAMP) $(JUPYTER_STAMP)
 
@@ -71,7 +74,7 @@ browser:
 
 unit: setup browser
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(WORKERS) --dist loadscope -q tests \
-		$(addprefix --ignore=,$(TF_TESTS)) --ignore=$(COLAB_TESTS)
+		$(addprefix --ignore=,$(TF_TESTS)) --ignore=$(COLAB_TESTS) --ignore=$(SITE_TESTS)
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q $(TF_TESTS)
 
 colab: setup
@@ -101,11 +104,43 @@ test-full-changed: setup
 	if [ -z "$$changed" ]; then echo "full-profile dry run: no notebook code changed since $(FULL_RECORD)"; \
 	else $(MAKE) --no-print-directory test-full FULL_NOTEBOOKS="$$changed"; fi
 
+# The course website: `make site` (lectures executed in the fast profile) into build/site/index.html;
+# `make site PROFILE=smoke` (what `make test` builds) into build/site-smoke/. Sphinx + myst-nb read
+# build/site-src/, links mirroring the repository (docs/conf.py). One jupyter-cache per profile, keyed by
+# each notebook's code: a rebuild re-executes only the lectures whose code changed. A cell error or any
+# warning (a broken cross-reference included) fails the build.
+PROFILE ?= fast
+# One notebook executes at a time, with both cores.
+SITE_THREADS ?= 2
+SPHINXOPTS ?=
+DOCS_STAMP := $(VENV)/.coursekit-docs
+SITE_SRC := build/site-src
+SITE_OUT := build/site$(if $(filter fast,$(PROFILE)),,-$(PROFILE))
+
+$(DOCS_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[course,dev,docs]'
+	@touch $@
+
+site: $(DOCS_STAMP) $(JUPYTER_STAMP)
+	@mkdir -p $(SITE_SRC)
+	@for path in lectures labs course README.md; do ln -sfn ../../$$path $(SITE_SRC)/$$path; done
+	@ln -sfn ../../docs/index.md $(SITE_SRC)/index.md
+	COURSEKIT_PROFILE=$(PROFILE) COURSEKIT_OFFLINE=1 COURSEKIT_WIDGETS=static OMP_NUM_THREADS=$(SITE_THREADS) \
+		JUPYTER_PREFER_ENV_PATH=1 $(BIN)/sphinx-build -W --keep-going -b html -c docs $(SPHINXOPTS) \
+		-d build/site-doctrees/$(PROFILE) $(SITE_SRC) $(SITE_OUT)
+	@echo "course website: $(SITE_OUT)/index.html"
+
+# The smoke site and its checks (tests/test_site.py: pages, internal links, nothing from the internet, and
+# Debian's Chromium showing the figures of the home page and three lectures).
+site-test: browser
+	@$(MAKE) --no-print-directory site PROFILE=smoke
+	$(BIN)/python -m pytest -q $(SITE_TESTS)
+
 labs-check: setup
 	$(BIN)/python -m coursekit assign --check
 	$(BIN)/python -m coursekit readme --check
 
-test: lint typecheck labs-check unit colab notebooks test-full-changed
+test: lint typecheck labs-check unit colab notebooks test-full-changed site-test
 
 doctor: setup
 	$(BIN)/python -m coursekit doctor
