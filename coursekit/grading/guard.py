@@ -27,6 +27,7 @@ import sys
 import types
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 MONITORED_MODULES = ("builtins", "math", "numpy", "numpy.testing", "torch", "torch.nn.functional",
                      "coursekit.grading", "coursekit.grading.checks", "coursekit.grading.store",
@@ -44,6 +45,8 @@ REFUSED_EVENTS = {
 PATH_EVENTS = {"open": (0,), "os.remove": (0,), "os.rmdir": (0,), "os.rename": (0, 1), "os.truncate": (0,),
                "shutil.rmtree": (0,), "os.chmod": (0,), "os.link": (0, 1), "os.symlink": (0, 1)}
 FUNCTION_PARTS = ("__code__", "__defaults__", "__kwdefaults__", "__closure__")
+# A module's or the notebook's namespace (a dict), or a class's (read-only: changed through the class).
+Namespace = dict[str, Any] | types.MappingProxyType[str, Any]
 
 
 def _fingerprint(value, _id=id, _type=type, _getattr=getattr, _function=types.FunctionType) -> tuple:
@@ -58,10 +61,10 @@ def _fingerprint(value, _id=id, _type=type, _getattr=getattr, _function=types.Fu
 class Snapshot:
     """Saved attributes of namespaces (module or class ``__dict__``s, the notebook's namespace)."""
 
-    saved: dict[str, tuple[dict, dict[str, object], dict[str, tuple]]] = field(default_factory=dict)
+    saved: dict[str, tuple[Namespace, dict[str, object], dict[str, tuple]]] = field(default_factory=dict)
     closed: set[str] = field(default_factory=set)
 
-    def add(self, label: str, namespace: dict, names: Iterable[str] | None = None,
+    def add(self, label: str, namespace: Namespace, names: Iterable[str] | None = None,
             closed: bool = False) -> None:
         """Save ``namespace`` (all of it, or only ``names``) under ``label``; ``closed``: additions (other
         than submodules) count as changes too."""
@@ -97,19 +100,32 @@ class Snapshot:
         """Put every saved attribute back and remove additions to closed namespaces (a protected function's
         code cannot change: the hook refuses it)."""
         for label, (namespace, values, _) in self.saved.items():
-            owner = _class_for(label) if type(namespace) is types.MappingProxyType else None
-            for name in self._additions(label):
-                type.__delattr__(owner, name) if owner is not None else namespace.pop(name)
-            for name, value in values.items():
-                if namespace.get(name) is value:
-                    continue
-                if owner is not None:
-                    type.__setattr__(owner, name, value)
-                else:
-                    namespace[name] = value
+            if type(namespace) is types.MappingProxyType:
+                _restore_class(_class_for(label), namespace, values, self._additions(label))
+            else:
+                _restore_dict(namespace, values, self._additions(label))
 
 
-def _class_for(label: str):
+def _restore_class(owner: type, namespace: types.MappingProxyType[str, Any], values: dict[str, object],
+                   additions: list[str]) -> None:
+    """Put ``values`` back into a class whose ``__dict__`` is ``namespace`` and remove ``additions``."""
+    for name in additions:
+        type.__delattr__(owner, name)
+    for name, value in values.items():
+        if namespace.get(name) is not value:
+            type.__setattr__(owner, name, value)
+
+
+def _restore_dict(namespace: dict[str, Any], values: dict[str, object], additions: list[str]) -> None:
+    """Put ``values`` back into ``namespace`` and remove ``additions``."""
+    for name in additions:
+        namespace.pop(name)
+    for name, value in values.items():
+        if namespace.get(name) is not value:
+            namespace[name] = value
+
+
+def _class_for(label: str) -> type:
     module, _, name = label.rpartition(".")
     return getattr(sys.modules[module], name)
 
@@ -121,9 +137,10 @@ def monitored_snapshot(notebook_namespace: dict) -> Snapshot:
         module = sys.modules.get(name)
         if module is not None:
             snapshot.add(name, vars(module), closed=name.startswith("coursekit."))
-    for module, name in MONITORED_CLASSES:
-        if module in sys.modules:
-            snapshot.add(f"{module}.{name}", vars(getattr(sys.modules[module], name)), closed=True)
+    for module_name, class_name in MONITORED_CLASSES:
+        if module_name in sys.modules:
+            snapshot.add(f"{module_name}.{class_name}", vars(getattr(sys.modules[module_name], class_name)),
+                         closed=True)
     bound = [k for k, v in notebook_namespace.items() if isinstance(v, types.ModuleType)]
     snapshot.add("notebook", notebook_namespace, bound)
     snapshot.add("sys.modules", sys.modules, [n for n in MONITORED_MODULES if n in sys.modules])
