@@ -1,10 +1,14 @@
-"""Learned degradation (coursekit.nn.degradation, the 06 losses, coursekit.data.real_lr)."""
+"""Learned degradation (coursekit.nn.learned_degradation, the 06 losses, coursekit.data.real_lr)."""
+
+import importlib
+import sys
 
 import pytest
 import torch
 
 from coursekit import losses
-from coursekit.nn.degradation import (
+from coursekit.nn import learned_degradation
+from coursekit.nn.learned_degradation import (
     HighToLow,
     LowToHigh,
     SNDiscriminator,
@@ -99,3 +103,17 @@ def test_bad_input():
         HighToLow(nf=8)(torch.rand(1, 3, 64, 64), torch.randn(1, 10))
     with pytest.raises(ValueError, match="size: expected one of"):
         SNDiscriminator(24)
+
+
+def test_the_old_module_name_warns_and_gives_the_learned_degradation(monkeypatch):
+    monkeypatch.delitem(sys.modules, "coursekit.nn.degradation", raising=False)
+    with pytest.warns(DeprecationWarning, match="coursekit.nn.learned_degradation"):
+        old = importlib.import_module("coursekit.nn.degradation")
+    assert old.HighToLow is learned_degradation.HighToLow
+    assert old.high_to_low_step is learned_degradation.high_to_low_step and old.D_STEPS == 5
+    assert old.__all__ == learned_degradation.__all__
+    monkeypatch.delitem(sys.modules, "coursekit.nn.degradation")
+    with pytest.warns(DeprecationWarning) as record:
+        from coursekit.nn.degradation import HighToLow as OldHighToLow  # a saved notebook's import line
+    assert OldHighToLow is learned_degradation.HighToLow
+    assert record[0].filename == __file__  # the warning points at the importing line

@@ -15,6 +15,9 @@ Conventions (shared by every function here):
 References: Yeh et al. 2018 (GAN-prior restoration: 32x32 centre hole, x4 down-sampling, Gaussian noise
 sigma 0.1, 5 quantization levels); Wan et al. 2020, microsoft/Bringing-Old-Photos-Back-to-Life
 (``online_add_degradation_v2``); Yu et al. 2019 (free-form brush-stroke masks).
+
+These are hand-made; the degradation learned by a GAN (Bulat et al. 2018) is
+``coursekit.nn.learned_degradation``.
 """
 
 from __future__ import annotations
