@@ -14,7 +14,7 @@ with :func:`vae_step` / :func:`gan_step`)::
     result.history["step"], result.history["loss"]
 
 ``fit`` cycles over the data, records a history ``{"step": [...], "loss": [...]}``, shows a progress bar
-with the latest losses, calls callbacks (e.g. a :class:`coursekit.widgets.TrainingDashboard`), writes
+with the latest losses, calls callbacks (e.g. a :class:`coursekit.ui.TrainingDashboard`), writes
 checkpoints and, with ``resume=True``, continues from the newest one so the history has every step once.
 Ctrl-C (the kernel's interrupt) or a dashboard's Stop button end the loop cleanly: you get the models and
 the history so far.

@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader
 
 import coursekit.data as ckd
 from coursekit.data import registry
-from coursekit.data.faces import ATTRIBUTE_NAMES, render_faces, sample_face_params
+from coursekit.data.faces import ATTRIBUTE_NAMES, CELEBA_18, render_faces, sample_face_params
 from coursekit.data.photos import TEST_PHOTOS, TRAIN_PHOTOS, downsample
 from coursekit.data.shapes2d import factors as shape_factors
 from coursekit.data.shapes2d import index_of, render
@@ -180,12 +180,22 @@ def test_each_attribute_changes_its_region(name):
     assert inside >= 0.9 * changed.sum(), f"{name} changed pixels outside its region"
 
 
+@pytest.mark.parametrize("loader", [ckd.faces, ckd.icgan_faces])
 @pytest.mark.parametrize(
     "kwargs, match", [({"n": 0}, "n"), ({"size": 8}, "size"), ({"source": "celeb"}, "source")]
 )
-def test_faces_bad_arguments(kwargs, match):
+def test_faces_bad_arguments(loader, kwargs, match):
     with pytest.raises(ValueError, match=match):
-        ckd.faces(**kwargs)
+        loader(**kwargs)
+
+
+def test_icgan_faces_offline_are_the_procedural_faces():
+    """Without CelebA the IcGAN's faces are faces() itself (7 attributes); CelebA would give the 18 of
+    Perarnau et al. 2016 (tests/test_data_formats.py reads them from a CelebA stand-in)."""
+    offline = ckd.icgan_faces(n=8, size=16, seed=3, source="offline")
+    assert torch.equal(offline.images, ckd.faces(n=8, size=16, seed=3).images)
+    assert offline.attribute_names == ATTRIBUTE_NAMES and offline.attributes.shape == (8, 7)
+    assert len(CELEBA_18) == 18 and "Wearing_Hat" in CELEBA_18
 
 
 def test_lfw_faces():

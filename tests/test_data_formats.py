@@ -410,13 +410,13 @@ def test_celeba_in_cache_read_exactly(monkeypatch, isolated, capsys, newline):
 
 
 def test_celeba_icgan_18_attributes_read_exactly(monkeypatch, isolated, capsys):
-    from coursekit.nn import icgan
+    from coursekit.data.faces import CELEBA_18
 
     files, pixels, values = _celeba_files()
     _place_celeba(monkeypatch, isolated, files)
-    data = icgan.load_faces(n=3, size=178)
-    assert data.attribute_names == tuple(c.lower() for c in icgan.CELEBA_18)
-    expected = values[:3, [CELEBA_40.index(c) for c in icgan.CELEBA_18]] > 0
+    data = ckd.icgan_faces(n=3, size=178)
+    assert data.attribute_names == tuple(c.lower() for c in CELEBA_18)
+    expected = values[:3, [CELEBA_40.index(c) for c in CELEBA_18]] > 0
     assert data.attributes.numpy().astype(bool).tolist() == expected.tolist()
     assert np.array_equal(data.images[2].numpy(), _expected_face(pixels["000003.jpg"]))
 
@@ -424,8 +424,6 @@ def test_celeba_icgan_18_attributes_read_exactly(monkeypatch, isolated, capsys):
 def test_celeba_held_out_seed_never_shares_a_face_with_training(monkeypatch, isolated, capsys):
     """The lectures take training faces with seed 0 and held-out faces with seed 1 (02, 04, 08) and 2 (09):
     with CelebA in the cache these must be different images, from the official partition file."""
-    from coursekit.nn import icgan
-
     files, pixels, _ = _celeba_files()
     _place_celeba(monkeypatch, isolated, files)
     by_seed = {seed: ckd.faces(n=3, size=178, seed=seed) for seed in (0, 1, 2)}
@@ -433,7 +431,7 @@ def test_celeba_held_out_seed_never_shares_a_face_with_training(monkeypatch, iso
     for seed, data in by_seed.items():
         assert np.array_equal(data.images[0].numpy(), _expected_face(pixels[first[seed]])), seed
     assert "train" in by_seed[0].source and "test" in by_seed[1].source and "valid" in by_seed[2].source
-    icgan_test = icgan.load_faces(n=3, size=178, seed=1)
+    icgan_test = ckd.icgan_faces(n=3, size=178, seed=1)
     assert np.array_equal(icgan_test.images.numpy(), by_seed[1].images.numpy())
     assert np.array_equal(
         ckd.faces(n=2, size=178, seed=3).images[0].numpy(), _expected_face(pixels["000003.jpg"])

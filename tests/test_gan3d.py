@@ -170,7 +170,7 @@ def test_occupancy_stats_counts_components_and_fill():
 
 
 def test_voxel_viewer_static_and_interaction():
-    from coursekit.voxel_widget import voxel_viewer
+    from coursekit.ui import voxel_viewer
 
     g, _ = gan3d.build(16, ngf=4, ndf=4, seed=0)
     g.eval()

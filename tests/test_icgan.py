@@ -170,9 +170,3 @@ def test_cgan_step_trains_and_the_encoders_learn_on_a_tiny_problem():
     hy = fit(icgan.encoder_y_step(e_y, opt_ey), batches, 60, seed=0, progress=False).history["loss_ey"]
     assert sum(hz[-10:]) < 0.6 * sum(hz[:10]), "E_z's loss must fall"
     assert sum(hy[-10:]) < 0.5 * sum(hy[:10]), "E_y's loss must fall"
-
-
-def test_load_faces_offline_gives_the_procedural_attributes():
-    faces = icgan.load_faces(n=8, size=16, source="offline")
-    assert faces.images.shape == (8, 3, 16, 16) and faces.attributes.shape == (8, 7)
-    assert len(icgan.CELEBA_18) == 18 and "Wearing_Hat" in icgan.CELEBA_18

@@ -175,7 +175,7 @@ def test_psychedelic_is_seeded_and_colourful():
 
 @pytest.mark.slow
 def test_widget_runs_with_the_chosen_values(extractor):
-    from coursekit.tf.widget import style_transfer_widget
+    from coursekit.ui.style import style_transfer_widget
 
     contents = {"noise": np.random.default_rng(6).uniform(size=(20, 24, 3)).astype(np.float32)}
     styles = {"psychedelic": images.psychedelic(32), "flat": np.full((16, 16, 3), 0.5, np.float32)}

@@ -1,17 +1,23 @@
-"""The course's widgets (dashboard, image slider, voxel viewer, attribute editor): every control changes
-what is shown, the Stop button stops ``fit`` (also in a real kernel, clicked by a comm message as a front end
-does), and without a front end or ipywidgets each shows a PNG instead of a widget box.
+"""The course's widgets (coursekit.ui: dashboard, image slider, voxel viewer, attribute editor): every control
+changes what is shown, the Stop button stops ``fit`` (also in a real kernel, clicked by a comm message as a
+front end does), and without a front end or ipywidgets each shows a PNG instead of a widget box. Every widget
+lives in coursekit.ui and is shown by its one static-or-live display; the old module names still work.
 
 tests/test_widgets_ipywidgets7.py runs this file again under Colab's ipywidgets 7.7.1 and ipykernel 6.17.1.
 """
 
+import importlib
 import importlib.util
 import io
 import math
 import os
 import queue
+import re
+import subprocess
 import sys
 import time
+import warnings
+from pathlib import Path
 from types import SimpleNamespace
 
 import IPython.display
@@ -20,11 +26,23 @@ import pytest
 import torch
 from PIL import Image
 
-from coursekit import widgets
-from coursekit.nn.icgan import AttributeEditor
+import coursekit
 from coursekit.train import fit
-from coursekit.voxel_widget import VoxelViewer
-from coursekit.widgets import TrainingDashboard, image_slider, image_to_png, in_notebook, use_static
+from coursekit.ui import (
+    AttributeEditor,
+    ImageSlider,
+    StaticOrLive,
+    TrainingDashboard,
+    VoxelViewer,
+    base,
+    dashboard,
+    image_slider,
+    image_to_png,
+    in_notebook,
+    use_static,
+)
+
+PACKAGE = Path(coursekit.__file__).parent
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -46,8 +64,7 @@ def shown(monkeypatch):
         displayed.append(obj)
         return FakeHandle() if display_id else None
 
-    monkeypatch.setattr(widgets, "display", fake_display)
-    monkeypatch.setattr("coursekit.voxel_widget.display", fake_display)
+    monkeypatch.setattr(base, "display", fake_display)  # the one display every widget goes through
     monkeypatch.setattr("IPython.get_ipython", lambda: object())
     return displayed
 
@@ -66,13 +83,13 @@ def counting_sampler(calls):
 
 
 def test_mode_detection_and_overrides(monkeypatch):
-    monkeypatch.delenv(widgets.WIDGETS_ENV_VAR, raising=False)
+    monkeypatch.delenv(base.WIDGETS_ENV_VAR, raising=False)
     assert not in_notebook()
     assert use_static() is True
     assert use_static(False) is False
-    monkeypatch.setenv(widgets.WIDGETS_ENV_VAR, "live")
+    monkeypatch.setenv(base.WIDGETS_ENV_VAR, "live")
     assert use_static() is False and use_static(True) is True
-    monkeypatch.setenv(widgets.WIDGETS_ENV_VAR, "statik")
+    monkeypatch.setenv(base.WIDGETS_ENV_VAR, "statik")
     with pytest.raises(ValueError, match="did you mean 'static'"):
         use_static()
 
@@ -143,9 +160,9 @@ def test_live_dashboard_shows_stop_where_a_click_reaches_fit_else_the_interrupt_
         if len(polls) == 3:
             dash.stop_button.click()
 
-    monkeypatch.setattr(widgets, "ui_events_supported", lambda: supported)
-    monkeypatch.setattr(widgets, "process_ui_events", deliver_click)
-    monkeypatch.setattr(widgets, "POLL_SECONDS", 0.0)
+    monkeypatch.setattr(dashboard, "ui_events_supported", lambda: supported)
+    monkeypatch.setattr(dashboard, "process_ui_events", deliver_click)
+    monkeypatch.setattr(dashboard, "POLL_SECONDS", 0.0)
     result = fit(lambda batch, step: 1.0, [None], 50, callbacks=[dash], progress=False)
     controls = shown[0].children[0]
     if supported:
@@ -158,25 +175,25 @@ def test_live_dashboard_shows_stop_where_a_click_reaches_fit_else_the_interrupt_
 
 def test_dashboard_polls_for_clicks_at_most_every_poll_seconds(shown, monkeypatch):
     polls = []
-    monkeypatch.setattr(widgets, "ui_events_supported", lambda: True)
-    monkeypatch.setattr(widgets, "process_ui_events", lambda: polls.append(1))
+    monkeypatch.setattr(dashboard, "ui_events_supported", lambda: True)
+    monkeypatch.setattr(dashboard, "process_ui_events", lambda: polls.append(1))
     fit(lambda batch, step: 1.0, [None], 200, callbacks=[TrainingDashboard(static=False, every=1000)],
         progress=False)
     assert 1 <= len(polls) < 20, "200 fast steps must not poll the kernel 200 times"
 
 
 def test_ui_events_need_a_kernel_with_do_one_iteration_and_jupyter_ui_poll(monkeypatch):
-    assert widgets.ui_events_supported() is False, "plain Python has no kernel to poll"
-    widgets.process_ui_events()  # and polling there does nothing
+    assert dashboard.ui_events_supported() is False, "plain Python has no kernel to poll"
+    dashboard.process_ui_events()  # and polling there does nothing
     if importlib.util.find_spec("jupyter_ui_poll") is None:
         pytest.skip("jupyter-ui-poll is not installed")
     kernel = SimpleNamespace()
     monkeypatch.setattr("IPython.get_ipython", lambda: SimpleNamespace(kernel=kernel))
-    assert widgets.ui_events_supported() is False, "ipykernel 7 has no do_one_iteration"
+    assert dashboard.ui_events_supported() is False, "ipykernel 7 has no do_one_iteration"
     kernel.do_one_iteration = lambda: None
-    assert widgets.ui_events_supported() is True
+    assert dashboard.ui_events_supported() is True
     monkeypatch.setitem(sys.modules, "jupyter_ui_poll", None)
-    assert widgets.ui_events_supported() is False, "without jupyter-ui-poll clicks wait for the cell to end"
+    assert dashboard.ui_events_supported() is False, "without jupyter-ui-poll clicks wait for the cell to end"
 
 
 def test_dashboard_takes_over_a_resumed_history_and_aligns_metrics():
@@ -289,11 +306,11 @@ def build_every_widget():
 
 @pytest.mark.parametrize("why", ["COURSEKIT_WIDGETS=static", "no front end", "no ipywidgets"])
 def test_static_fallback_shows_one_png_per_widget_and_no_widget_box(shown, monkeypatch, why):
-    monkeypatch.delenv(widgets.WIDGETS_ENV_VAR, raising=False)
+    monkeypatch.delenv(base.WIDGETS_ENV_VAR, raising=False)
     if why != "no front end":
-        monkeypatch.setattr(widgets, "in_notebook", lambda: True)  # a kernel, which would otherwise go live
+        monkeypatch.setattr(base, "in_notebook", lambda: True)  # a kernel, which would otherwise go live
     if why == "COURSEKIT_WIDGETS=static":
-        monkeypatch.setenv(widgets.WIDGETS_ENV_VAR, "static")
+        monkeypatch.setenv(base.WIDGETS_ENV_VAR, "static")
     if why == "no ipywidgets":
         monkeypatch.setitem(sys.modules, "ipywidgets", None)
     built = build_every_widget()
@@ -305,7 +322,7 @@ def test_static_fallback_shows_one_png_per_widget_and_no_widget_box(shown, monke
 
 
 def test_live_mode_shows_widget_boxes(shown, monkeypatch):
-    monkeypatch.setenv(widgets.WIDGETS_ENV_VAR, "live")
+    monkeypatch.setenv(base.WIDGETS_ENV_VAR, "live")
     built = build_every_widget()
     assert not any(widget.static for widget in built)
     boxes = [obj for obj in shown if not isinstance(obj, IPython.display.Image)]
@@ -343,10 +360,72 @@ def test_image_to_png_layouts_and_enlargement():
         image_to_png(np.zeros((4, 4, 2)))
 
 
+def test_every_widget_shares_the_one_static_or_live_display():
+    for widget in (TrainingDashboard, ImageSlider, VoxelViewer, AttributeEditor):
+        assert issubclass(widget, StaticOrLive), widget
+        assert "_ipython_display_" not in vars(widget) and "show" not in vars(widget), widget
+
+
+def python_files_outside_ui():
+    return [path for path in PACKAGE.rglob("*.py") if PACKAGE / "ui" not in path.parents]
+
+
+WIDGET_CODE = re.compile(
+    r"^\s*(?:import|from)\s+ipywidgets\b|_ipython_display_|\bStaticOrLive\b|ipywidgets_or_none", re.MULTILINE
+)
+
+
+def test_every_widget_lives_in_coursekit_ui():
+    """No module outside coursekit/ui imports ipywidgets or defines a notebook display of its own."""
+    offenders = {
+        str(path.relative_to(PACKAGE)): sorted(set(WIDGET_CODE.findall(path.read_text(encoding="utf-8"))))
+        for path in python_files_outside_ui()
+    }
+    offenders = {path: found for path, found in offenders.items() if found}
+    assert offenders == {}, f"widget code outside coursekit/ui: {offenders}"
+    assert WIDGET_CODE.search((PACKAGE / "ui" / "voxels.py").read_text()), "the scan must see widget code"
+
+
+def test_importing_coursekit_ui_imports_no_tensorflow():
+    code = "import sys, coursekit, coursekit.ui; print('tensorflow' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "names"),
+    [
+        ("coursekit.widgets", "coursekit.ui", ("TrainingDashboard", "image_slider")),
+        ("coursekit.voxel_widget", "coursekit.ui.voxels", ("voxel_viewer", "VoxelViewer")),
+    ],
+)
+def test_old_widget_modules_still_work_and_warn_once(old, new, names):
+    alias = importlib.reload(importlib.import_module(old))  # a fresh alias, as in a new kernel
+    target = importlib.import_module(new)
+    with pytest.warns(DeprecationWarning, match=f"{old} moved to {new}") as caught:
+        first = getattr(alias, names[0])
+    assert len(caught) == 1 and caught[0].filename == __file__, "the warning names the caller's line"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        second = getattr(alias, names[1])  # warned once already: no second warning
+    assert (first, second) == (getattr(target, names[0]), getattr(target, names[1]))
+    with pytest.raises(AttributeError, match=f"moved to '{new}'"):
+        alias.no_such_widget  # noqa: B018  (the read itself must fail)
+
+
+def test_ck_widgets_is_the_deprecated_alias_of_ck_ui():
+    import coursekit as ck
+
+    alias = importlib.reload(ck.widgets)
+    assert alias.__name__ == "coursekit.widgets"
+    with pytest.warns(DeprecationWarning, match="coursekit.ui"):
+        assert ck.widgets.image_slider is ck.ui.image_slider
+
+
 KERNEL_CELL = """
 import time
 from coursekit.train import fit
-from coursekit.widgets import TrainingDashboard
+from coursekit.ui import TrainingDashboard
 dash = TrainingDashboard(static=False, every=10_000)
 result = fit(lambda batch, step: time.sleep(0.01) or 1.0, [None], {steps}, callbacks=[dash], progress=False)
 print("fit:", result.stop_reason, len(result.history["step"]))
@@ -359,7 +438,7 @@ def run_in_kernel_and_click_stop(steps: int, timeout: float = 120.0):
     of each comm, the first control beside the status line, and the two cells' text outputs."""
     from jupyter_client.manager import start_new_kernel
 
-    env = {**os.environ, widgets.WIDGETS_ENV_VAR: "live", "MPLBACKEND": "Agg"}
+    env = {**os.environ, base.WIDGETS_ENV_VAR: "live", "MPLBACKEND": "Agg"}
     env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"  # ipykernel 6's debugger warns on stderr otherwise
     manager, client = start_new_kernel(kernel_name="python3", env=env, startup_timeout=60)
     try:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from ..errors import expect_choice
 from .digits import LabelledImages, digits
-from .faces import Faces, faces, lfw_faces
+from .faces import Faces, faces, icgan_faces, lfw_faces
 from .photos import Photos, lr_hr_pairs, photos, random_patches, textures
 from .registry import cache_dir, entry, fetch, is_online, names, network_status, offline_forced
 from .shapes2d import Shapes2D, shapes2d
@@ -26,6 +26,7 @@ DATASETS = {
     "digits": digits,
     "shapes2d": shapes2d,
     "faces": faces,
+    "icgan_faces": icgan_faces,
     "lfw_faces": lfw_faces,
     "photos": photos,
     "textures": textures,
@@ -49,6 +50,7 @@ __all__ = [
     "entry",
     "faces",
     "fetch",
+    "icgan_faces",
     "is_online",
     "lfw_faces",
     "load",

@@ -45,6 +45,13 @@ CELEBA_COLUMNS = {
     "beard": ("No_Beard", True),
     "male": ("Male", False),
 }
+# The 18 CelebA attributes of Perarnau et al. 2016 / Guim3/IcGAN (columns of list_attr_celeba.txt).
+CELEBA_18 = (
+    "Bald", "Bangs", "Black_Hair", "Blond_Hair", "Brown_Hair", "Bushy_Eyebrows", "Eyeglasses", "Gray_Hair",
+    "Heavy_Makeup", "Male", "Mouth_Slightly_Open", "Mustache", "Pale_Skin", "Receding_Hairline", "Smiling",
+    "Straight_Hair", "Wavy_Hair", "Wearing_Hat",
+)
+ICGAN_COLUMNS = {column.lower(): (column, False) for column in CELEBA_18}
 NATIVE_SIZE = 64
 RENDER_CHUNK = 256
 CELEBA_CHUNK = 256  # CelebA pictures decoded at 178x178 before each resize (bounded memory)
@@ -365,17 +372,20 @@ def celeba_images(folder: Path, names: list[str], size: int) -> torch.Tensor:
     return torch.cat(resized)
 
 
-def _celeba(folder: Path, n: int, size: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, str]:
+def _celeba(
+    folder: Path, n: int, size: int, seed: int, columns: dict[str, tuple[str, bool]]
+) -> tuple[torch.Tensor, torch.Tensor, str]:
     """``n`` aligned CelebA faces of the partition ``seed`` picks (see :func:`celeba_selection`),
-    centre-cropped to 178x178 and resized, with our 7 attributes, and a description of the selection."""
-    columns, all_names, values = celeba_attribute_table(folder)
+    centre-cropped to 178x178 and resized, with one attribute per entry of ``columns`` (name: (CelebA
+    column, negated)), and a description of the selection."""
+    header, all_names, values = celeba_attribute_table(folder)
+    missing = [col for col, _ in columns.values() if col not in header]
+    if missing:
+        raise ValueError(f"{folder / 'list_attr_celeba.txt'}: expected the columns {missing}, got {header}")
     names, rows, what = celeba_selection(folder, all_names, n, seed)
     chosen = values[rows]
     attributes = np.stack(
-        [
-            chosen[:, columns.index(col)] * (-1 if negate else 1) > 0
-            for col, negate in (CELEBA_COLUMNS[a] for a in ATTRIBUTE_NAMES)
-        ],
+        [chosen[:, header.index(col)] * (-1 if negate else 1) > 0 for col, negate in columns.values()],
         axis=1,
     )
     images = celeba_images(folder, names, size)
@@ -401,7 +411,7 @@ def faces(n: int = 10_000, size: int = 64, seed: int = 0, source: str = "auto") 
     expect_positive_int("size", size, minimum=16)
     folder = resolve("celeba", source, dataset="faces")
     if folder is not None:
-        images, attributes, selection = _celeba(folder, n, size, seed)
+        images, attributes, selection = _celeba(folder, n, size, seed, CELEBA_COLUMNS)
         what = f"CelebA aligned faces ({selection}, centre-cropped, {size}x{size}, from {folder})"
     else:
         params = sample_face_params(n, seed)
@@ -412,6 +422,22 @@ def faces(n: int = 10_000, size: int = 64, seed: int = 0, source: str = "auto") 
         )
     announce("faces", what)
     return Faces(images, attributes, what)
+
+
+def icgan_faces(n: int = 10_000, size: int = 64, seed: int = 0, source: str = "auto") -> Faces:
+    """Faces for the IcGAN (Perarnau et al. 2016): CelebA with the reference's 18 attributes
+    (:data:`CELEBA_18`) when its files are in the cache, the same images ``faces(n, seed=seed)`` picks
+    (``seed`` chooses the official partition, so seed + 1 is held out); else :func:`faces` offline
+    (procedural, 7 attributes)."""
+    expect_positive_int("n", n)
+    expect_positive_int("size", size, minimum=16)
+    folder = resolve("celeba", source, dataset="faces (18 IcGAN attributes)")
+    if folder is None:
+        return faces(n=n, size=size, seed=seed, source="offline")
+    images, attributes, selection = _celeba(folder, n, size, seed, ICGAN_COLUMNS)
+    what = f"CelebA aligned faces ({selection}, {size}x{size}, 18 IcGAN attributes, from {folder})"
+    announce("faces", what)
+    return Faces(images, attributes, what, attribute_names=tuple(ICGAN_COLUMNS))
 
 
 def lfw_faces(size: int = 64, channels: int = 3) -> Faces:

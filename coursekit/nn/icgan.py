@@ -18,8 +18,9 @@ Three parts (Perarnau et al. 2016):
 Images are in [0, 1] at every interface (the DCGAN networks map to and from [-1, 1] inside); D returns logits.
 Attributes are floats in {0, 1}; E_y's output is a real number per attribute, thresholded at 1/2 to edit.
 
-Offline the faces are :func:`coursekit.data.faces` (procedural, 7 attributes). Online (CelebA files in the
-cache) :func:`load_faces` returns the 18 CelebA attributes the reference uses (:data:`CELEBA_18`).
+The faces come from :func:`coursekit.data.icgan_faces` (CelebA with the reference's 18 attributes when its
+files are cached, else the procedural faces with 7); the editing widget is
+:func:`coursekit.ui.attribute_editor`.
 """
 
 from __future__ import annotations
@@ -32,27 +33,6 @@ from . import dcgan
 from .dcgan import SIZES, init_weights
 
 Z_DIM = 100
-# The 18 CelebA attributes of Perarnau et al. 2016 / Guim3/IcGAN (columns of list_attr_celeba.txt).
-CELEBA_18 = (
-    "Bald",
-    "Bangs",
-    "Black_Hair",
-    "Blond_Hair",
-    "Brown_Hair",
-    "Bushy_Eyebrows",
-    "Eyeglasses",
-    "Gray_Hair",
-    "Heavy_Makeup",
-    "Male",
-    "Mouth_Slightly_Open",
-    "Mustache",
-    "Pale_Skin",
-    "Receding_Hairline",
-    "Smiling",
-    "Straight_Hair",
-    "Wavy_Hair",
-    "Wearing_Hat",
-)
 
 
 def _n_halvings(size: int) -> int:
@@ -346,143 +326,11 @@ def edit(generator, encoder_z, encoder_y, x: torch.Tensor, changes: dict[int, fl
     return generator(z, y)
 
 
-class AttributeEditor:
-    """A face and one checkbox per attribute; the edited face re-renders on every toggle.
-
-    ``edit_fn(values)`` gets the list of 0/1 attribute values and returns the edited image (C, H, W) in
-    [0, 1]; ``original`` is shown beside it. Live (ipywidgets 7 or 8 in a notebook): checkboxes above the
-    two images. Static (no front end, nbval, CI): one PNG of the original, the reconstruction at the start
-    values and, in a row, the edit with each attribute flipped on its own, labelled.
-    """
-
-    def __init__(
-        self,
-        edit_fn,
-        original: torch.Tensor,
-        names,
-        values,
-        title: str | None = None,
-        static: bool | None = None,
-    ):
-        from ..widgets import image_to_png, ipywidgets_or_none, use_static
-
-        names, values = list(names), [int(v) for v in values]
-        if len(names) != len(values):
-            raise ValueError(f"values: expected one per attribute ({len(names)}), got {len(values)}")
-        expect_tensor("original", original, ndim=3)
-        self.edit_fn, self.original, self.names, self.values = edit_fn, original, names, values
-        self.title = title
-        self.static = use_static(static)
-        self._to_png = image_to_png
-        self.png = self.render()
-        widgets = ipywidgets_or_none()
-        self.widget = None
-        if widgets is not None:
-            self.image = widgets.Image(value=self.png, format="png")
-            self.checkboxes = [
-                widgets.Checkbox(value=bool(v), description=n, indent=False)
-                for n, v in zip(names, values, strict=True)
-            ]
-            for i, box in enumerate(self.checkboxes):
-                box.observe(lambda change, i=i: self._toggled(i, change["new"]), names="value")
-            header = [widgets.HTML(value=f"<b>{title}</b>")] if title else []
-            self.widget = widgets.VBox([*header, widgets.HBox(self.checkboxes), self.image])
-
-    def pair(self, values) -> torch.Tensor:
-        """(2, C, H, W): the original face and the face edited to ``values``."""
-        with torch.no_grad():
-            edited = self.edit_fn(list(values)).detach().cpu().reshape(self.original.shape)
-        return torch.stack([self.original.detach().cpu(), edited.clamp(0, 1)])
-
-    def render(self) -> bytes:
-        return self._to_png(self.pair(self.values), min_size=256)
-
-    def _toggled(self, index: int, value: bool) -> None:
-        self.values[index] = int(value)
-        self.png = self.render()
-        self.image.value = self.png
-
-    def static_figure(self):
-        """A matplotlib figure: original, reconstruction, then each single-attribute flip (titled)."""
-        import matplotlib.pyplot as plt
-
-        columns = [("original", self.original.detach().cpu()), ("E then G", self.pair(self.values)[1])]
-        for i, name in enumerate(self.names):
-            flipped = list(self.values)
-            flipped[i] = 1 - flipped[i]
-            columns.append((("+ " if flipped[i] else "- ") + name, self.pair(flipped)[1]))
-        fig, axes = plt.subplots(1, len(columns), figsize=(1.4 * len(columns), 1.9))
-        for ax, (label, image) in zip(axes, columns, strict=True):
-            ax.imshow(image.permute(1, 2, 0).clamp(0, 1).numpy())
-            ax.set_title(label, fontsize=8)
-            ax.set_axis_off()
-        if self.title:
-            fig.suptitle(self.title, fontsize=9)
-        plt.close(fig)
-        return fig
-
-    def show(self) -> None:
-        from ..widgets import display, show_png
-
-        if self.static or self.widget is None:
-            show_png(self._to_png(self.static_figure()))
-        else:
-            display(self.widget)
-
-    def _ipython_display_(self) -> None:
-        self.show()
-
-
-def attribute_editor(
-    generator,
-    encoder_z,
-    encoder_y,
-    image: torch.Tensor,
-    names,
-    title: str | None = None,
-    static: bool | None = None,
-) -> AttributeEditor:
-    """The IcGAN editing widget for one face ``image`` (C, H, W) in [0, 1]: (z, y) = E(x) once, then each
-    checkbox toggle sets y' and shows G(z, y'). Put it last in a cell (or call ``.show()``)."""
-    expect_tensor("image", image, ndim=3)
-    device = next(generator.parameters()).device
-    z, y = encode(encoder_z, encoder_y, image[None].to(device))
-
-    def edit_fn(values):
-        generator.eval()
-        return generator(z, torch.tensor([values], dtype=z.dtype, device=device))[0]
-
-    return AttributeEditor(edit_fn, image, names, y[0].tolist(), title=title, static=static)
-
-
-def load_faces(n: int = 10_000, size: int = 64, seed: int = 0, source: str = "auto"):
-    """Faces with attributes for the IcGAN: CelebA with the reference's 18 attributes when its files are in
-    the cache (the same images ``coursekit.data.faces(n, seed=seed)`` picks: ``seed`` chooses the official
-    partition, so seed + 1 is held out), else ``coursekit.data.faces`` (procedural, 7 attributes). Returns a
-    ``Faces`` dataset."""
-    from ..data.download import resolve
-    from ..data.faces import Faces, celeba_attribute_table, celeba_images, celeba_selection, faces
-
-    folder = resolve("celeba", source, dataset="faces (18 IcGAN attributes)") if source != "offline" else None
-    if folder is None:
-        return faces(n=n, size=size, seed=seed, source="offline")
-    columns, all_names, table = celeba_attribute_table(folder)
-    names, rows, selection = celeba_selection(folder, all_names, n, seed)  # seed picks the partition
-    images = celeba_images(folder, names, size)
-    values = torch.from_numpy(table[rows][:, [columns.index(c) for c in CELEBA_18]] > 0).float()
-    what = f"CelebA aligned faces ({selection}, {size}x{size}, 18 IcGAN attributes, from {folder})"
-    print(f"data: faces <- {what}")
-    return Faces(images, values, what, attribute_names=tuple(c.lower() for c in CELEBA_18))
-
-
 __all__ = [
-    "AttributeEditor",
-    "CELEBA_18",
     "ConditionalDiscriminator",
     "ConditionalGenerator",
     "Encoder",
     "Z_DIM",
-    "attribute_editor",
     "build",
     "build_encoders",
     "cgan_step",
@@ -492,7 +340,6 @@ __all__ = [
     "encoder_z_step",
     "flip",
     "init_encoder",
-    "load_faces",
     "mismatched_attributes",
     "optimizers",
     "replicate",

@@ -45,7 +45,6 @@ __all__ = [
     "SpatialVAE",
     "TripletRestorer",
     "before_after",
-    "before_after_slider",
     "classical_restore",
     "count_parameters",
     "downsample_mask",
@@ -370,27 +369,6 @@ def before_after(before: torch.Tensor, after: torch.Tensor, split: float = 0.5) 
     if 0 < cut < w:
         out[..., max(cut - 1, 0) : cut + 1] = 1.0
     return out
-
-
-def before_after_slider(
-    before: torch.Tensor,
-    after: torch.Tensor,
-    title: str | None = None,
-    static: bool | None = None,
-    zoom: int = 1,
-):
-    """A before/after comparison slider (``coursekit.widgets.image_slider``): drag ``split`` to wipe between
-    the restored image (left) and the old photo (right). Static output (no front end) shows the split at 0.5.
-    ``zoom`` enlarges small images by pixel repetition."""
-    from ..widgets import image_slider
-
-    expect_positive_int("zoom", zoom)
-
-    def view(split):
-        image = before_after(before.detach().cpu().float(), after.detach().cpu().float(), split)
-        return image.repeat_interleave(zoom, -1).repeat_interleave(zoom, -2) if zoom > 1 else image
-
-    return image_slider(view, title=title, static=static, split=(0.0, 1.0, 0.01, 0.5))
 
 
 def padded(fn, multiple: int = 8):

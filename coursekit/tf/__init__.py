@@ -8,7 +8,8 @@
   and the optimisation of an image (Gatys et al. 2016, as the TensorFlow style transfer tutorial does it).
 - :mod:`coursekit.tf.fast_style`: the fast arbitrary stylization network (Ghiasi et al. 2017) at CPU size,
   its training with the VGG losses, and its export as a SavedModel with the TF-Hub model's signature.
-- :mod:`coursekit.tf.widget`: the interactive style transfer widget of the lecture (static fallback).
+
+The lecture's style transfer widget is :mod:`coursekit.ui.style` (``coursekit.tf.widget`` is its old name).
 """
 
 from __future__ import annotations

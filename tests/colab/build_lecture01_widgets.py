@@ -30,8 +30,8 @@ import torch
 
 import coursekit as ck
 from coursekit import losses
-from coursekit import widgets as ck_widgets
 from coursekit.nn import vae
+from coursekit.ui import base as ui_base
 
 SIZE, BATCH, STEPS, STOP_AT = 28, 16, 30, 12  # the smoke profile's ae_steps; redraws every 5 steps
 VERSION = f"ipywidgets {ipywidgets.__version__}"
@@ -61,10 +61,10 @@ def check(condition: bool, message: str) -> None:
 def dashboard_run(title, model, loss_fn, sample_fn=None, metrics=("loss",)):
     """The lecture's ``train_model`` (same dashboard arguments), with a click on Stop at step STOP_AT."""
     screen = Screen()
-    ck_widgets.display = screen.display
+    ui_base.display = screen.display
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    dashboard = ck.widgets.TrainingDashboard(metrics=metrics, sample_fn=sample_fn, every=max(STEPS // 20, 5),
-                                             title=title)
+    dashboard = ck.ui.TrainingDashboard(metrics=metrics, sample_fn=sample_fn, every=max(STEPS // 20, 5),
+                                        title=title)
     click = lambda step, logs: step == STOP_AT and dashboard.stop_button.click()
     with contextlib.redirect_stdout(io.StringIO()) as printed:
         result = ck.train.fit(ck.train.vae_step(model, optimizer, loss_fn), LOADER, steps=STEPS, models=model,
@@ -94,14 +94,14 @@ def traversal(model, anchor):
     start = anchor.clamp(-3, 3).cpu()
     sliders = {f"z{j}": (-3.0, 3.0, 0.1, round(float(start[j]), 1)) for j in range(model.latent_dim)}
     title = "conv VAE: one slider per latent dimension"
-    widget = ck.widgets.image_slider(decode_code, title=title, **sliders)
+    widget = ck.ui.image_slider(decode_code, title=title, **sliders)
     check(not widget.static and widget.widget is not None, "the traversal is static, not a widget")
     check(list(widget.sliders) == list(sliders), f"sliders {list(widget.sliders)}, expected {list(sliders)}")
     for name, slider in widget.sliders.items():
         before = widget.image.value
         slider.value = -3.0 if slider.value > 0 else 3.0
         check(widget.image.value != before, f"moving slider {name} did not change the image")
-        check(widget.image.value == ck.widgets.image_to_png(decode_code(**widget.values)),
+        check(widget.image.value == ck.ui.image_to_png(decode_code(**widget.values)),
               f"after moving {name} the image is not the decoded code")
     return f"{len(widget.sliders)} sliders, each re-rendered the image"
 
