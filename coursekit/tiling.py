@@ -115,7 +115,7 @@ def tiled_apply(
     half = overlap // 2
     rows, cols = tile_spans(h, tile, overlap), tile_spans(w, tile, overlap)
     row_w, col_w = _axis_weights(h, rows, half, scale), _axis_weights(w, cols, half, scale)
-    out = None
+    out: torch.Tensor | None = None
     for (r0, r1, _, _), (ys, ye, wy) in zip(rows, row_w, strict=True):
         for (c0, c1, _, _), (xs, xe, wx) in zip(cols, col_w, strict=True):
             piece = fn(x[:, :, r0:r1, c0:c1])
@@ -140,6 +140,7 @@ def tiled_apply(
             oy, ox = ys - r0 * scale, xs - c0 * scale
             out[:, :, ys:ye, xs:xe] += piece[:, :, oy : oy + ye - ys, ox : ox + xe - xs] * weight
             del piece, weight
+    assert out is not None  # tile_spans gives every axis at least one tile
     return out[0] if single else out
 
 
@@ -198,6 +199,8 @@ def receptive_radius(fn, scale: int = 1, channels: int = 3, size: int = 65) -> i
     finally:
         if isinstance(fn, torch.nn.Module):
             fn.train(was_training)
+    if x.grad is None:  # the output does not depend on the input at all
+        return 0
     hit = (x.grad[0].abs().sum(0) > 0).nonzero()
     centre = size // 2
     return int((hit - centre).abs().max()) if len(hit) else 0

@@ -20,6 +20,21 @@ def _net(scale: int = 2, depth: int = 3) -> nn.Module:
     return nn.Sequential(*layers).eval()
 
 
+class _Constant(nn.Module):
+    """An image of one learned colour: depends on its parameter only, never on the input's pixels."""
+
+    def __init__(self):
+        super().__init__()
+        self.colour = nn.Parameter(torch.ones(1, 3, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.colour.expand(1, 3, *x.shape[2:])
+
+
+def test_receptive_radius_is_zero_when_the_output_ignores_the_input():
+    assert receptive_radius(_Constant(), size=9) == 0
+
+
 def test_tiled_equals_untiled_when_overlap_covers_the_receptive_field():
     net = _net(scale=2, depth=3)
     assert receptive_radius(net, scale=2, size=21) == 2
@@ -45,7 +60,7 @@ def test_too_small_overlap_differs_but_has_no_hard_seam():
 
 def test_rrdbnet_tiles_exactly_with_its_radius():
     torch.manual_seed(0)
-    net = RRDBNet(scale=4, nf=8, nb=1, gc=4).eval()
+    net = RRDBNet(scale=4, width=8, n_blocks=1, growth=4).eval()
     r = net.receptive_radius()
     assert receptive_radius(net, scale=4, size=2 * r + 9) <= r
     image = torch.rand(3, 37, 30, generator=torch.Generator().manual_seed(3))
