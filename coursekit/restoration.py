@@ -25,8 +25,8 @@ Images are (B, C, H, W) tensors in [0, 1], like everywhere in coursekit.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
@@ -162,13 +162,19 @@ class Downsample(Operator):
 # tasks: operator + corruption
 
 
+class Corruption(Protocol):
+    """Clean images (B, 3, H, W) -> the observation y; ``seed`` fixes any noise."""
+
+    def __call__(self, x: torch.Tensor, seed: int = 0) -> torch.Tensor: ...
+
+
 @dataclass
 class Task:
     """One restoration task: its operator A and the corruption that made the observation y."""
 
     name: str
     A: Operator
-    corrupt: Callable[[torch.Tensor, int], torch.Tensor]  # (clean images, seed) -> observation y
+    corrupt: Corruption
     description: str
 
     def show(self, y: torch.Tensor, size: int) -> torch.Tensor:
@@ -197,6 +203,7 @@ def make_task(name: str, size: int = 64, batch: int = 1) -> Task:
 
     expect_choice("task", name, TASKS)
     expect_positive_int("size", size, minimum=16)
+    A: Operator
     if name == "inpainting":
         A = Mask(degrade.center_mask(size, hole_size(size), batch=1))
         return Task(name, A, lambda x, seed=0: A(x), f"centre {hole_size(size)}x{hole_size(size)} hole")
