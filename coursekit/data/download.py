@@ -90,15 +90,16 @@ def _expected_bytes(remote: RemoteFile, response) -> int | None:
     return int(length) if length and length.isdigit() else None
 
 
-def _download_once(url: str, remote: RemoteFile, dest: Path, timeout: float) -> None:
-    """Stream ``url`` to a temp file beside ``dest``, check it, then atomically move it into place."""
+def _download_once(url: str, remote: RemoteFile, checksum: str, dest: Path, timeout: float) -> None:
+    """Stream ``url`` to a temp file beside ``dest``, check it against ``remote``'s size and ``checksum``,
+    then atomically move it into place."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     handle = tempfile.NamedTemporaryFile(
         dir=dest.parent, prefix=f".{dest.name}.", suffix=".part", delete=False
     )
     temp = Path(handle.name)
     try:
-        hasher = _hasher(remote.checksum)
+        hasher = _hasher(checksum)
         received = 0
         with handle, urllib.request.urlopen(url, timeout=timeout) as response:
             total = _expected_bytes(remote, response)
@@ -112,11 +113,10 @@ def _download_once(url: str, remote: RemoteFile, dest: Path, timeout: float) -> 
             raise DownloadError(
                 "checksum mismatch", f"{url}: expected {remote.size:,} bytes, got {received:,}"
             )
-        if not digest_matches(hasher.hexdigest(), remote.checksum):
+        if not digest_matches(hasher.hexdigest(), checksum):
             raise DownloadError(
                 "checksum mismatch",
-                f"{url}: expected {remote.checksum}, got "
-                f"{remote.checksum.partition(':')[0]} {hasher.hexdigest()}",
+                f"{url}: expected {checksum}, got {checksum.partition(':')[0]} {hasher.hexdigest()}",
             )
         os.replace(temp, dest)
     finally:
@@ -141,7 +141,7 @@ def download_file(
     errors: list[DownloadError | OSError] = []
     for url in remote.urls:
         try:
-            _download_once(url, remote, dest, timeout)
+            _download_once(url, remote, remote.checksum, dest, timeout)
             return dest
         except (DownloadError, OSError) as error:  # urllib.error.URLError and socket timeouts are OSErrors
             errors.append(error)

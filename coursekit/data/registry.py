@@ -83,8 +83,8 @@ class Entry:
     @property
     def size(self) -> int | None:
         """Total bytes of all files, or None when a size is unknown."""
-        sizes = [f.size for f in self.files]
-        return None if not sizes or None in sizes else sum(sizes)
+        sizes = [f.size for f in self.files if f.size is not None]
+        return sum(sizes) if sizes and len(sizes) == len(self.files) else None
 
     @property
     def verified(self) -> bool:
