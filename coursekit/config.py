@@ -65,11 +65,11 @@ def profile(
     what differs. The chosen profile's name is in ``cfg.profile``.
     """
     name = active_profile()
-    given = {"smoke": smoke, "fast": fast, "full": full}
+    given = {p: d for p, d in (("smoke", smoke), ("fast", fast), ("full", full)) if d is not None}
     order = PROFILES[PROFILES.index(name):]
-    chosen = next((given[p] for p in order if given[p] is not None), None)
+    chosen = next((given[p] for p in order if p in given), None)
     if chosen is None:
-        chosen = next((given[p] for p in reversed(PROFILES) if given[p] is not None), {})
+        chosen = next((given[p] for p in reversed(PROFILES) if p in given), {})
     cfg = Config(common)
     cfg.update(chosen)
     cfg["profile"] = name

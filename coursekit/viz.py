@@ -337,7 +337,7 @@ def downsample_occupancy(occupied: np.ndarray, max_size: int = 32) -> np.ndarray
     padded = np.zeros(padded_shape, dtype=bool)
     padded[tuple(slice(0, s) for s in occupied.shape)] = occupied
     d, h, w = (s // factor for s in padded_shape)
-    return padded.reshape(d, factor, h, factor, w, factor).any(axis=(1, 3, 5))
+    return np.any(padded.reshape(d, factor, h, factor, w, factor), axis=(1, 3, 5))
 
 
 def plot_voxels(
