@@ -655,7 +655,7 @@ def lecture_01(cfg, path):
             "MLP autoencoder 784-400-20",
             cfg.ae_steps,
             cfg.batch,
-            lambda: vae.MLPAutoencoder(image_size=cfg.size, latent_dim=20),
+            lambda: vae.MLPAutoencoder(size=cfg.size, z_dim=20),
             bce,
             s,
         ),
@@ -663,7 +663,7 @@ def lecture_01(cfg, path):
             "MLP autoencoder, 2-d code",
             cfg.map_steps,
             cfg.batch,
-            lambda: vae.MLPAutoencoder(image_size=cfg.size, latent_dim=2),
+            lambda: vae.MLPAutoencoder(size=cfg.size, z_dim=2),
             bce,
             s,
         ),
@@ -671,7 +671,7 @@ def lecture_01(cfg, path):
             "MLP VAE 784-400-20",
             cfg.ae_steps,
             cfg.batch,
-            lambda: vae.MLPVAE(image_size=cfg.size, latent_dim=20),
+            lambda: vae.MLPVAE(size=cfg.size, z_dim=20),
             losses.elbo_terms,
             s,
         ),
@@ -679,7 +679,7 @@ def lecture_01(cfg, path):
             "MLP VAE, 2-d code",
             cfg.map_steps,
             cfg.batch,
-            lambda: vae.MLPVAE(image_size=cfg.size, latent_dim=2),
+            lambda: vae.MLPVAE(size=cfg.size, z_dim=2),
             losses.elbo_terms,
             s,
         ),
@@ -687,7 +687,7 @@ def lecture_01(cfg, path):
             "conv VAE",
             cfg.conv_steps,
             cfg.batch,
-            lambda: vae.ConvVAE(image_size=cfg.size, channels=1, latent_dim=20),
+            lambda: vae.ConvVAE(size=cfg.size, channels=1, z_dim=20),
             losses.elbo_terms,
             s,
         ),
@@ -889,9 +889,9 @@ def lecture_05(cfg, path):
 
     def srgan(b):
         G = sr.SRResNet(
-            scale=S, n_feats=cfg.n_feats, n_blocks=cfg.n_blocks, batch_norm=cfg.batch_norm, bicubic_skip=True
+            scale=S, width=cfg.width, n_blocks=cfg.n_blocks, batch_norm=cfg.batch_norm, bicubic_skip=True
         )
-        D = sr.Discriminator(size=cfg.hr_size, width=cfg.d_width, hidden=cfg.d_hidden)
+        D = sr.Discriminator(size=cfg.hr_size, ndf=cfg.ndf, hidden=cfg.d_hidden)
         extractor = VGGFeatures((cfg.vgg_layer,), weights="random")
         ns = namespace(
             cfg,
@@ -914,7 +914,7 @@ def lecture_05(cfg, path):
             mse(
                 lambda: sr.SRResNet(
                     scale=S,
-                    n_feats=cfg.n_feats,
+                    width=cfg.width,
                     n_blocks=cfg.n_blocks,
                     batch_norm=cfg.batch_norm,
                     bicubic_skip=True,
@@ -937,7 +937,7 @@ def lecture_06(cfg, path):
         return images(b, 3, lr_side), images(b, 3, cfg.hr)
 
     def generator():
-        return esrgan.RRDBNet(scale=cfg.scale, nf=cfg.nf, nb=cfg.nb, gc=cfg.gc)
+        return esrgan.RRDBNet(scale=cfg.scale, width=cfg.width, n_blocks=cfg.n_blocks, growth=cfg.growth)
 
     def psnr(b):
         ns = namespace(cfg, G=generator())
@@ -946,7 +946,7 @@ def lecture_06(cfg, path):
         return fit_step(ns["psnr_step"], sr_pairs(b)), [ns["G"]], [ns["opt_psnr"]]
 
     def gan(b):
-        G, D = generator(), esrgan.VGGStyleDiscriminator(size=cfg.hr, nf=cfg.d_nf)
+        G, D = generator(), esrgan.VGGStyleDiscriminator(size=cfg.hr, ndf=cfg.ndf)
         vgg = VGGFeatures(("conv5_4",), weights="random")
         ns = namespace(
             cfg,
@@ -1170,7 +1170,7 @@ def lecture_10(cfg, path):
     s, w = cfg.size, cfg.width
 
     def vae():
-        return SpatialVAE(width=w, latent=cfg.latent, n_res=1, norm="none")
+        return SpatialVAE(width=w, z_dim=cfg.latent, n_blocks=1, norm="none")
 
     def repair(b, mask_input=False):
         net = RepairNet(width=w, mask_input=mask_input)
@@ -1203,7 +1203,7 @@ def lecture_10(cfg, path):
 
     def mapping(b):
         v1, v2 = vae().requires_grad_(False), vae().requires_grad_(False)
-        m = Mapping(cfg.latent, 2 * w, n_res_in=1, n_res_out=1, norm="none")
+        m = Mapping(cfg.latent, 2 * w, n_blocks_in=1, n_blocks_out=1, norm="none")
         ns = namespace(cfg, vae1=v1, vae2=v2, mapping=m, opt_mapping=adam(m, cfg.lr))
         notebook_defs(path, ("mapping_step",), ns)
         batch = (images(b, 3, s), images(b, 3, s), torch.rand(b, 1, s, s).round())
@@ -1257,7 +1257,7 @@ def solution_01(cfg, path):
             "your MLP VAE",
             cfg.steps,
             cfg.batch,
-            lambda: MLPVAE(latent_dim=cfg.latent_dim),
+            lambda: MLPVAE(z_dim=cfg.z_dim),
             losses.elbo_terms,
             (1, 28, 28),
             note="the lab's step = vae_step with elbo_terms",
@@ -1361,7 +1361,9 @@ def solution_10(cfg, path):
 
     def build(b):
         v1, v2 = (
-            SpatialVAE(width=cfg.width, latent=cfg.latent, n_res=1, norm="none").eval().requires_grad_(False)
+            SpatialVAE(width=cfg.width, z_dim=cfg.latent, n_blocks=1, norm="none").eval().requires_grad_(
+                False
+            )
             for _ in range(2)
         )
         m = Mapping(cfg.latent, 2 * cfg.width, norm="none")

@@ -6,10 +6,10 @@
 2. On a 512x512 crop: the same tiled run against one untiled forward pass; prints the max abs difference
    (bar: <= 1e-4; the overlap is twice the model's receptive-field radius, so tiles see all the context).
 
-The network is lecture 06's RRDBNet (``LECTURE_CONFIG``) with seeded random weights, or ``--weights`` (a
-state dict saved from the lecture); speed and memory do not depend on the weights. Times are one run each
-(``best_time`` with one repeat: the large run takes minutes) on a machine that may be shared: the load
-average is printed.
+The network is lecture 06's RRDBNet (``NETWORK``, its fast profile) with seeded random weights, or
+``--weights`` (a state dict saved from the lecture); speed and memory do not depend on the weights. Times are
+one run each (``best_time`` with one repeat: the large run takes minutes) on a machine that may be shared:
+the load average is printed.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_tiled_sr.py [--tile 160] [--width 3000] [--height 2000]
 """
@@ -22,6 +22,8 @@ import resource
 import sys
 
 from timing import best_time
+
+NETWORK = {"scale": 4, "width": 32, "n_blocks": 2, "growth": 16}  # lecture 06's RRDBNet in its fast profile
 
 
 def peak_rss_gb() -> float:
@@ -44,19 +46,19 @@ def main() -> int:
     import torch.nn.functional as F
     from skimage import data
 
-    from coursekit.nn.esrgan import LECTURE_CONFIG, RRDBNet
+    from coursekit.nn.esrgan import RRDBNet
     from coursekit.tiling import upscale
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    net = RRDBNet(**LECTURE_CONFIG).eval()
+    net = RRDBNet(**NETWORK).eval()
     if args.weights:
         net.load_state_dict(torch.load(args.weights, map_location="cpu", weights_only=True))
     radius = net.receptive_radius()
     overlap = args.overlap if args.overlap is not None else 2 * radius
-    scale = LECTURE_CONFIG["scale"]
+    scale = NETWORK["scale"]
     print(
-        f"RRDBNet {LECTURE_CONFIG} ({sum(p.numel() for p in net.parameters()):,} parameters), "
+        f"RRDBNet {NETWORK} ({sum(p.numel() for p in net.parameters()):,} parameters), "
         f"receptive-field "
         f"radius {radius} px, tile {args.tile}, overlap {overlap}, {args.threads} thread(s), "
         f"load average {os.getloadavg()[0]:.2f}"

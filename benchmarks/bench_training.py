@@ -220,7 +220,7 @@ def vae_runs(n_images: int, batch: int = 128) -> dict:
 
     def coursekit(warmup: bool):
         torch.manual_seed(0)
-        model = vae.MLPVAE(image_size=28, channels=1, hidden=400, latent_dim=20)
+        model = vae.MLPVAE(size=28, channels=1, hidden=400, z_dim=20)
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
         loader = DataLoader(tensor_data, batch_size=batch, shuffle=True)
         steps = 1 if warmup else len(loader)

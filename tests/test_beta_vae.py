@@ -23,8 +23,8 @@ def test_architecture_shapes_and_parameter_count(size, params):
     assert 0.0 <= float(recon.min()) and float(recon.max()) <= 1.0
 
 
-def test_image_size_must_survive_four_halvings():
-    with pytest.raises(ValueError, match="image_size: expected a multiple of 16"):
+def test_size_must_survive_four_halvings():
+    with pytest.raises(ValueError, match="size: expected a multiple of 16"):
         BetaVAE(28)
     with pytest.raises(ValueError, match=r"x: expected images of shape \(B, 1, 64, 64\)"):
         BetaVAE(64).encode(torch.rand(2, 1, 32, 32))

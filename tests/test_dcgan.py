@@ -36,12 +36,12 @@ def test_parameter_counts_match_the_reference_architecture():
 
 def test_layer_structure_follows_the_paper():
     g, d = dcgan.Generator(64, 3), dcgan.Discriminator(64, 3)
-    g_convs = [m for m in g.net if isinstance(m, torch.nn.ConvTranspose2d)]
+    g_convs = [m for m in g.main if isinstance(m, torch.nn.ConvTranspose2d)]
     assert [m.out_channels for m in g_convs] == [512, 256, 128, 64, 3]
     assert all(m.kernel_size == (4, 4) for m in g_convs)
     assert [m.stride for m in g_convs] == [(1, 1)] + [(2, 2)] * 4
-    assert isinstance(g.net[-1], torch.nn.Tanh)
-    d_layers = list(d.net)
+    assert isinstance(g.main[-1], torch.nn.Tanh)
+    d_layers = list(d.main)
     assert isinstance(d_layers[0], torch.nn.Conv2d) and isinstance(d_layers[1], torch.nn.LeakyReLU)
     assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in d_layers) == 3
     assert all(m.negative_slope == 0.2 for m in d_layers if isinstance(m, torch.nn.LeakyReLU))
@@ -65,7 +65,7 @@ def test_output_shapes_and_ranges(size, channels):
 def test_discriminator_sees_the_papers_minus_one_to_one_range():
     d = dcgan.build(32, 1, ngf=8, ndf=8)[1].eval()
     x = torch.rand(3, 1, 32, 32, generator=torch.Generator().manual_seed(1))
-    assert torch.allclose(d(x), d.net(2 * x - 1).reshape(-1))
+    assert torch.allclose(d(x), d.main(2 * x - 1).reshape(-1))
 
 
 def test_bad_inputs_name_what_was_expected():

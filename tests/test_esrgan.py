@@ -18,17 +18,17 @@ from coursekit.nn.esrgan import (
 
 
 def test_paper_sizes():
-    assert count(RRDBNet(scale=4)) == 16_697_987  # BasicSR RRDBNet x4, nf 64, nb 23, gc 32
+    assert count(RRDBNet(scale=4)) == 16_697_987  # BasicSR RRDBNet x4, width 64, 23 blocks, growth 32
     assert count(VGGStyleDiscriminator(128)) == 14_499_401  # BasicSR VGGStyleDiscriminator, 128x128 input
-    net = RRDBNet(scale=4, nf=16, nb=1, gc=8)
+    net = RRDBNet(scale=4, width=16, n_blocks=1, growth=8)
     assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules())
     assert net(torch.rand(2, 3, 6, 5)).shape == (2, 3, 24, 20)
-    assert RRDBNet(scale=2, nf=8, nb=1, gc=4)(torch.rand(1, 3, 5, 5)).shape == (1, 3, 10, 10)
+    assert RRDBNet(scale=2, width=8, n_blocks=1, growth=4)(torch.rand(1, 3, 5, 5)).shape == (1, 3, 10, 10)
 
 
 def test_dense_block_residual_scaling_and_scaled_init():
     torch.manual_seed(0)
-    block = ResidualDenseBlock(nf=8, gc=4)
+    block = ResidualDenseBlock(channels=8, growth=4)
     x = torch.randn(2, 8, 6, 6)
     x1 = block.lrelu(block.conv1(x))
     x2 = block.lrelu(block.conv2(torch.cat((x, x1), 1)))
@@ -37,9 +37,9 @@ def test_dense_block_residual_scaling_and_scaled_init():
     x5 = block.conv5(torch.cat((x, x1, x2, x3, x4), 1))
     assert torch.allclose(block(x), x + 0.2 * x5, atol=1e-6)
     # Kaiming normal (std sqrt(2 / fan_in)) times 0.1
-    w = ResidualDenseBlock(nf=64, gc=32).conv5.weight.detach()
+    w = ResidualDenseBlock(channels=64, growth=32).conv5.weight.detach()
     assert abs(float(w.std()) - 0.1 * (2 / (w.shape[1] * 9)) ** 0.5) < 0.002
-    rrdb = RRDB(nf=8, gc=4)
+    rrdb = RRDB(channels=8, growth=4)
     assert torch.allclose(rrdb(x), x + 0.2 * rrdb.rdb3(rrdb.rdb2(rrdb.rdb1(x))), atol=1e-6)
 
 
@@ -82,7 +82,7 @@ def test_perceptual_loss_uses_conv5_4_before_activation():
 
 def test_interpolation_is_linear_in_the_weights():
     torch.manual_seed(0)
-    a, b = RRDBNet(scale=2, nf=8, nb=1, gc=4), RRDBNet(scale=2, nf=8, nb=1, gc=4)
+    a, b = RRDBNet(scale=2, width=8, n_blocks=1, growth=4), RRDBNet(scale=2, width=8, n_blocks=1, growth=4)
     mid = interpolate(a, b, 0.25)
     for (k, pa), pb, pm in zip(
         a.state_dict().items(), b.state_dict().values(), mid.state_dict().values(), strict=True
@@ -97,7 +97,7 @@ def test_interpolation_is_linear_in_the_weights():
 
 def test_psnr_pretraining_loss_falls():
     torch.manual_seed(0)
-    net = RRDBNet(scale=2, nf=8, nb=1, gc=4)
+    net = RRDBNet(scale=2, width=8, n_blocks=1, growth=4)
     hr = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(3))
     lr = torch.nn.functional.avg_pool2d(hr, 2)
     opt = torch.optim.Adam(net.parameters(), 2e-3)
@@ -117,4 +117,4 @@ def test_bad_input():
     with pytest.raises(ValueError, match=r"expected 32x32 images, got \(16, 16\)"):
         VGGStyleDiscriminator(32)(torch.rand(1, 3, 16, 16))
     with pytest.raises(ValueError, match="expected 3 channels, got 1"):
-        RRDBNet(nf=8, nb=1, gc=4)(torch.rand(1, 1, 8, 8))
+        RRDBNet(width=8, n_blocks=1, growth=4)(torch.rand(1, 1, 8, 8))

@@ -117,9 +117,9 @@ def test_expansion_improves_fidelity(gan):
 def test_bn_recalibration_gives_exact_batch_averages():
     G, _ = dcgan.build(size=16, ngf=8, ndf=8, seed=1)
     gp.recalibrate_batchnorm(G, n=64, batch=64, seed=3)
-    bn = G.net[1]
+    bn = G.main[1]
     z = torch.randn(64, 100, generator=torch.Generator().manual_seed(3))
-    h = G.net[0](z[:, :, None, None])
+    h = G.main[0](z[:, :, None, None])
     assert torch.allclose(bn.running_mean, h.mean((0, 2, 3)), atol=1e-5)
     assert bn.momentum == 0.1
 

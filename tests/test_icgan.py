@@ -15,7 +15,7 @@ def test_generator_is_dcgan_with_y_concatenated_at_the_input():
     g = icgan.ConditionalGenerator(18, size=64)
     # the reference cGAN: DCGAN 64x64 whose input has nz + ny = 100 + 18 channels
     assert count(g) == count(dcgan.Generator(64, 3, z_dim=118)) == 3_576_704 + 16 * 18 * 512
-    first = g.dcgan.net[0]
+    first = g.dcgan.main[0]
     assert isinstance(first, nn.ConvTranspose2d) and first.in_channels == 118
     g = icgan.ConditionalGenerator(7, size=32, ngf=16)
     z, y = torch.randn(5, 100), torch.ones(5, 7)

@@ -67,13 +67,13 @@ def test_clean_images_splits_and_bad_input():
 
 # ------------------------------------------------------------------------------------------------ models
 def test_spatial_vae_shapes_and_paper_size():
-    vae = SpatialVAE(width=8, latent=4, n_res=1)
+    vae = SpatialVAE(width=8, z_dim=4, n_blocks=1)
     recon, mu, logvar = vae(_images(2, 16), generator=torch.Generator().manual_seed(0))
     assert recon.shape == (2, 3, 16, 16) and mu.shape == logvar.shape == (2, 4, 4, 4)
     assert 0 <= float(recon.detach().min()) and float(recon.detach().max()) <= 1
     # the paper's VAE: width 64, 64 latent channels, 4 ResBlocks of 256 channels
     # (each ResBlock: two 3x3 convs 256 -> 256 with bias, two affine instance norms)
-    paper = SpatialVAE(width=64, latent=64, n_res=4)
+    paper = SpatialVAE(width=64, z_dim=64, n_blocks=4)
     res_block = 2 * (256 * 256 * 9 + 256) + 2 * 2 * 256
     assert count_parameters(paper.encoder[9]) == res_block
     assert count_parameters(paper) > 8 * res_block
@@ -119,7 +119,7 @@ def test_downsample_mask_keeps_thin_scratches():
 
 
 def test_mapping_restorer_repairnet_shapes():
-    vae1, vae2 = SpatialVAE(width=8, latent=4, n_res=1), SpatialVAE(width=8, latent=4, n_res=1)
+    vae1, vae2 = SpatialVAE(width=8, z_dim=4, n_blocks=1), SpatialVAE(width=8, z_dim=4, n_blocks=1)
     mapping = Mapping(4, 16, 1, 1)
     x, mask = _images(2, 16), (torch.rand(2, 1, 16, 16) > 0.9).float()
     z = vae1.encode(x)[0]
@@ -230,8 +230,8 @@ def test_padded_and_tiled_restoration_of_a_large_photo():
 
     torch.manual_seed(0)
     vae1, vae2 = (
-        SpatialVAE(width=4, latent=4, n_res=1, norm="none"),
-        SpatialVAE(width=4, latent=4, n_res=1, norm="none"),
+        SpatialVAE(width=4, z_dim=4, n_blocks=1, norm="none"),
+        SpatialVAE(width=4, z_dim=4, n_blocks=1, norm="none"),
     )
     restorer = TripletRestorer(vae1, Mapping(4, 8, 1, 1, norm="none"), vae2).eval()
     net = RepairNet(width=4).eval()

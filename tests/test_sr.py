@@ -36,7 +36,7 @@ def srresnet_reference(scale=4, c=3, n=64, blocks=16):
 def test_srresnet_parameter_count_matches_the_paper():
     model = sr.SRResNet(scale=4)
     assert count(model) == srresnet_reference() == 1_549_462  # the count PyTorch SRResNet ports print
-    assert count(sr.SRResNet(scale=2, n_feats=32, n_blocks=4)) == srresnet_reference(2, 3, 32, 4)
+    assert count(sr.SRResNet(scale=2, width=32, n_blocks=4)) == srresnet_reference(2, 3, 32, 4)
     assert sum(isinstance(m, torch.nn.PixelShuffle) for m in model.modules()) == 2
     assert sum(isinstance(m, sr.ResidualBlock) for m in model.modules()) == 16
     no_bn = sr.SRResNet(scale=4, batch_norm=False)
@@ -61,12 +61,12 @@ def test_discriminator_parameter_count_and_layout():
 @pytest.mark.parametrize("scale", [2, 3, 4])
 def test_shapes(scale):
     lr = torch.rand(2, 3, 8, 10, generator=torch.Generator().manual_seed(0))
-    g = sr.SRResNet(scale=scale, n_feats=8, n_blocks=1)
+    g = sr.SRResNet(scale=scale, width=8, n_blocks=1)
     assert g(lr).shape == (2, 3, 8 * scale, 10 * scale)
     up = sr.bicubic(lr, scale)
     assert up.shape == (2, 3, 8 * scale, 10 * scale) and 0 <= up.min() and up.max() <= 1
     assert sr.SRCNN(n1=8, n2=4)(up).shape == up.shape
-    d = sr.Discriminator(size=16, width=4, hidden=8)
+    d = sr.Discriminator(size=16, ndf=4, hidden=8)
     assert d(torch.rand(5, 3, 16, 16)).shape == (5,)
 
 
@@ -74,7 +74,7 @@ def test_identity_starts_reproduce_bicubic():
     lr = torch.rand(1, 3, 12, 12, generator=torch.Generator().manual_seed(1))
     up = sr.bicubic(lr, 2)
     assert torch.allclose(sr.SRCNN().init_identity()(up), up, atol=1e-6)
-    skip = sr.SRResNet(scale=2, n_feats=8, n_blocks=1, bicubic_skip=True)
+    skip = sr.SRResNet(scale=2, width=8, n_blocks=1, bicubic_skip=True)
     exact = F.interpolate(lr, scale_factor=2, mode="bicubic", align_corners=False)
     assert torch.allclose(skip(lr), exact, atol=1e-6)
     out = sr.super_resolve(skip, lr[0], 2)
@@ -153,7 +153,7 @@ def test_high_frequency_energy_ranks_blur_below_sharp():
         (lambda: sr.SRResNet(scale=5), "one of 2, 3, 4, 8, got 5"),
         (lambda: sr.Discriminator(size=40), "multiple of 16"),
         (lambda: sr.Discriminator(size=32)(torch.rand(1, 3, 48, 48)), "expected 32x32 patches, got 48x48"),
-        (lambda: sr.SRResNet(scale=2, n_feats=4, n_blocks=1)(torch.rand(1, 1, 8, 8)), "3 channels, got 1"),
+        (lambda: sr.SRResNet(scale=2, width=4, n_blocks=1)(torch.rand(1, 1, 8, 8)), "3 channels, got 1"),
         (lambda: sr.SRCNN()(torch.rand(3, 8, 8)), "4-D"),
         (lambda: sr.SRCNN(f1=4), "odd kernel size"),
         (lambda: sr.super_resolve("bicubic", torch.rand(1, 3, 4, 4) * 2, 2), r"\[0.0, 1.0\]"),

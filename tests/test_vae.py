@@ -36,10 +36,13 @@ def test_mlp_vae_has_exactly_the_reference_parameter_count():
     assert count_parameters(MLPAutoencoder()) == REFERENCE_AE_PARAMETERS == 644_804
 
 
-def test_mlp_vae_layers_are_784_400_20():
-    linears = [m for m in MLPVAE().modules() if isinstance(m, torch.nn.Linear)]
-    shapes = [(m.in_features, m.out_features) for m in linears]
-    assert shapes == [(784, 400), (400, 40), (20, 400), (400, 784)]
+def test_mlp_vae_layers_are_784_400_20_with_the_names_of_pytorch_examples():
+    model = MLPVAE()
+    layers = {"encoder.fc1": (784, 400), "fc_mu": (400, 20), "fc_logvar": (400, 20), "decoder.fc3": (20, 400),
+              "decoder.fc4": (400, 784)}  # fc_mu and fc_logvar are vae/main.py's fc21 and fc22
+    linears = {name: (m.in_features, m.out_features) for name, m in model.named_modules()
+               if isinstance(m, torch.nn.Linear)}
+    assert linears == layers
 
 
 @pytest.mark.parametrize("model_class", [MLPVAE, ConvVAE])
@@ -59,10 +62,10 @@ def test_vae_shapes_and_output_range(model_class):
 )
 def test_conv_vae_serves_other_image_sizes_and_channels(size, channels, widths):
     assert conv_widths(size) == widths
-    model = ConvVAE(image_size=size, channels=channels, latent_dim=10)
+    model = ConvVAE(size=size, channels=channels, z_dim=10)
     recon, mu, _ = model(torch.rand(2, channels, size, size))
     assert recon.shape == (2, channels, size, size) and mu.shape == (2, 10)
-    ae = ConvAutoencoder(image_size=size, channels=channels, latent_dim=10)
+    ae = ConvAutoencoder(size=size, channels=channels, z_dim=10)
     assert ae(torch.rand(2, channels, size, size)).shape == (2, channels, size, size)
     assert count_parameters(model) - count_parameters(ae) == 256 * 10 + 10  # only the logvar head differs
 
@@ -93,10 +96,10 @@ def test_models_reject_bad_input(call, message):
 
 
 def test_bad_constructor_arguments():
-    with pytest.raises(ValueError, match="image_size: expected an even size >= 8"):
-        ConvVAE(image_size=7)
-    with pytest.raises(ValueError, match="latent_dim: expected an integer >= 1"):
-        MLPVAE(latent_dim=0)
+    with pytest.raises(ValueError, match="size: expected an even image size >= 8"):
+        ConvVAE(size=7)
+    with pytest.raises(ValueError, match="z_dim: expected an integer >= 1"):
+        MLPVAE(z_dim=0)
     with pytest.raises(ValueError, match="channels"):
         ConvAutoencoder(channels=0)
 
@@ -166,7 +169,7 @@ def test_elbo_loss_is_bce_sum_plus_kl_per_image():
 
 def test_training_steps_lower_the_negative_elbo():
     torch.manual_seed(0)
-    model = MLPVAE(image_size=8, hidden=32, latent_dim=2)
+    model = MLPVAE(size=8, hidden=32, z_dim=2)
     x = (torch.rand(16, 1, 8, 8, generator=torch.Generator().manual_seed(0)) > 0.5).float()
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
 
@@ -203,10 +206,11 @@ def test_losses_reject_bad_input(call, message):
         call()
 
 
-def test_vae_base_class_splits_the_encoder_output_into_mu_and_logvar():
+def test_vae_base_class_reads_mu_and_logvar_from_the_encoder_features_with_two_heads():
     encoder = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 6))
     decoder = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Sigmoid(), torch.nn.Unflatten(1, (1, 2, 2)))
-    model = VAE(encoder, decoder, (1, 2, 2), latent_dim=3)
+    model = VAE(encoder, decoder, (1, 2, 2), z_dim=3, hidden=6)
     x = torch.rand(5, 1, 2, 2)
     mu, logvar = model.encode(x)
-    torch.testing.assert_close(torch.cat([mu, logvar], 1), encoder(x))
+    torch.testing.assert_close(mu, model.fc_mu(encoder(x)))
+    torch.testing.assert_close(logvar, model.fc_logvar(encoder(x)))

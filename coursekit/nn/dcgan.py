@@ -57,8 +57,9 @@ def sample_from_prior(generator: nn.Module, n: int, seed: int | None = None, dev
 class Generator(nn.Module):
     """z of shape (B, z_dim) or (B, z_dim, 1, 1) -> images (B, channels, size, size) in [0, 1].
 
-    ``net`` is the paper's stack of transposed convolutions ending in Tanh (values in [-1, 1]); ``forward``
-    rescales it to [0, 1].
+    ``main`` is the paper's stack of transposed convolutions ending in Tanh (values in [-1, 1]); ``forward``
+    rescales it to [0, 1]. ``main`` has pytorch/examples' layer indices, so a ``netG.pth`` written by
+    ``dcgan/main.py`` (nz=100, 64x64) loads with ``load_state_dict``.
     """
 
     def __init__(self, size: int = 64, channels: int = 3, z_dim: int = Z_DIM, ngf: int = 64):
@@ -69,19 +70,23 @@ class Generator(nn.Module):
         self.z_dim = expect_positive_int("z_dim", z_dim)
         expect_positive_int("ngf", ngf)
         widths = [ngf * 2 ** (n_up - 1 - i) for i in range(n_up)]  # 64x64: 512, 256, 128, 64
+        # input is z, going into a convolution: state size. z_dim x 1 x 1
         layers: list[nn.Module] = [
             nn.ConvTranspose2d(z_dim, widths[0], 4, 1, 0, bias=False),
             nn.BatchNorm2d(widths[0]),
             nn.ReLU(True),
         ]
+        # state size. (ngf * 2^(n_up - 1)) x 4 x 4; 64x64: (ngf*8) x 4 x 4
         for c_in, c_out in zip(widths, widths[1:], strict=False):
             layers += [
                 nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False),
                 nn.BatchNorm2d(c_out),
                 nn.ReLU(True),
             ]
+            # state size. c_out x 2s x 2s; 64x64: (ngf*4) x 8 x 8, (ngf*2) x 16 x 16, ngf x 32 x 32
         layers += [nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1, bias=False), nn.Tanh()]
-        self.net = nn.Sequential(*layers)
+        # state size. channels x size x size (64x64: nc x 64 x 64)
+        self.main = nn.Sequential(*layers)  # pytorch/examples' name: its netG state dict loads as is
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         expect_tensor("z", z, ndim=(2, 4))
@@ -89,7 +94,7 @@ class Generator(nn.Module):
             raise ValueError(
                 f"z: expected shape (B, {self.z_dim}) or (B, {self.z_dim}, 1, 1), got {tuple(z.shape)}"
             )
-        return (self.net(z.reshape(z.shape[0], self.z_dim, 1, 1)) + 1) / 2
+        return (self.main(z.reshape(z.shape[0], self.z_dim, 1, 1)) + 1) / 2
 
     def sample(self, n: int, seed: int | None = None, device=None) -> torch.Tensor:
         """``n`` images from z ~ N(0, I) (drawn on the CPU from ``seed`` when given), without gradients."""
@@ -106,18 +111,22 @@ class Discriminator(nn.Module):
         self.channels = expect_positive_int("channels", channels)
         expect_positive_int("ndf", ndf)
         widths = [ndf * 2**i for i in range(n_down)]  # 64x64: 64, 128, 256, 512
+        # input is (channels) x size x size (64x64: nc x 64 x 64)
         layers: list[nn.Module] = [
             nn.Conv2d(channels, widths[0], 4, 2, 1, bias=False),
             nn.LeakyReLU(0.2, True),
         ]
+        # state size. ndf x size/2 x size/2 (64x64: ndf x 32 x 32)
         for c_in, c_out in zip(widths, widths[1:], strict=False):
             layers += [
                 nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False),
                 nn.BatchNorm2d(c_out),
                 nn.LeakyReLU(0.2, True),
             ]
+            # state size. c_out x s/2 x s/2; 64x64: (ndf*2) x 16 x 16, (ndf*4) x 8 x 8, (ndf*8) x 4 x 4
         layers += [nn.Conv2d(widths[-1], 1, 4, 1, 0, bias=False)]
-        self.net = nn.Sequential(*layers)
+        # state size. 1 x 1 x 1: one logit (pytorch/examples adds a Sigmoid here, a layer without weights)
+        self.main = nn.Sequential(*layers)  # pytorch/examples' name: its netD state dict loads as is
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         expect_tensor("images", x, ndim=4, channels=self.channels)
@@ -126,7 +135,7 @@ class Discriminator(nn.Module):
                 f"images: expected {self.size}x{self.size} pixels, got {tuple(x.shape[2:])}"
                 " (build the Discriminator with the size of your images)"
             )
-        return self.net(2 * x - 1).reshape(-1)
+        return self.main(2 * x - 1).reshape(-1)
 
 
 def init_weights(module: nn.Module, seed: int | None = None) -> nn.Module:

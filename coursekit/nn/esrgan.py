@@ -1,16 +1,21 @@
 """ESRGAN (Wang et al. 2018): the RRDB generator, the VGG-style discriminator and network interpolation,
 laid out as XPixelGroup/BasicSR ``basicsr/archs/rrdbnet_arch.py`` and ``discriminator_arch.py`` build them.
 
-Generator (``RRDBNet``, the paper's x4 model: ``nf=64, nb=23, gc=32``)::
+Generator (``RRDBNet``, the paper's x4 model: ``width=64, n_blocks=23, growth=32``; BasicSR's num_feat,
+num_block, num_grow_ch)::
 
-    conv_first 3x3 (in -> nf)
-    body: nb x RRDB, then conv_body 3x3; long skip: feat = feat + conv_body(body(feat))
-    upsampling, log2(scale) times: nearest x2 -> conv 3x3 -> LeakyReLU 0.2
-    conv_hr 3x3 -> LeakyReLU 0.2 -> conv_last 3x3 (nf -> out)
+    conv_first 3x3 (in_channels -> width)
+    body: n_blocks x RRDB, then conv_body 3x3; long skip: feat = feat + conv_body(body(feat))
+    upsampling, log2(scale) times (conv_up1, conv_up2, ...): nearest x2 -> conv 3x3 -> LeakyReLU 0.2
+    conv_hr 3x3 -> LeakyReLU 0.2 -> conv_last 3x3 (width -> out_channels)
 
     RRDB (residual in residual dense block) = 3 dense blocks, out = x + 0.2 * rdb3(rdb2(rdb1(x)))
     dense block: x1 = lrelu(conv1(x)), x2 = lrelu(conv2([x, x1])), ..., x5 = conv5([x, x1, x2, x3, x4])
-                 out = x + 0.2 * x5               (growth channels gc, LeakyReLU 0.2, NO batch norm)
+                 out = x + 0.2 * x5               (``growth`` channels per conv, LeakyReLU 0.2, NO batch norm)
+
+The parameter names are BasicSR's (``conv_first``, ``body.N.rdb1.conv1`` .. ``conv5``, ``conv_body``,
+``conv_up1``, ``conv_up2``, ``conv_hr``, ``conv_last``), so a x4 RRDBNet state dict saved by BasicSR loads
+with ``load_state_dict``.
 
 Two changes of ESRGAN over SRResNet live here: no batch norm (BN brings artefacts when train and test
 statistics differ) and residual scaling 0.2 with a scaled initialisation (Kaiming normal x 0.1 in every dense
@@ -30,11 +35,11 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..errors import expect_positive_int, expect_tensor
+from ..renames import renamed_keywords
 
 RESIDUAL_SCALE = 0.2
 INIT_SCALE = 0.1
 SCALES = (1, 2, 4, 8)
-LECTURE_CONFIG = {"scale": 4, "nf": 32, "nb": 2, "gc": 16}  # the small x4 model lecture 06 trains on a CPU
 
 
 def scaled_init(modules, scale: float = INIT_SCALE) -> None:
@@ -48,21 +53,22 @@ def scaled_init(modules, scale: float = INIT_SCALE) -> None:
                     m.bias.data.zero_()
 
 
+@renamed_keywords(nf="channels", gc="growth")
 class ResidualDenseBlock(nn.Module):
-    """Five 3x3 convs with dense connections; ``out = x + res_scale * x5`` (ESRGAN fig. 4)."""
+    """Five 3x3 convs with dense connections; ``out = x + res_scale * x5`` (ESRGAN fig. 4).
 
-    def __init__(self, nf: int = 64, gc: int = 32, res_scale: float = RESIDUAL_SCALE):
+    ``channels`` in and out; each of conv1..conv4 adds ``growth`` channels to the concatenation.
+    """
+
+    def __init__(self, channels: int = 64, growth: int = 32, res_scale: float = RESIDUAL_SCALE):
         super().__init__()
-        self.nf, self.gc, self.res_scale = (
-            expect_positive_int("nf", nf),
-            expect_positive_int("gc", gc),
-            res_scale,
-        )
-        self.conv1 = nn.Conv2d(nf, gc, 3, 1, 1)
-        self.conv2 = nn.Conv2d(nf + gc, gc, 3, 1, 1)
-        self.conv3 = nn.Conv2d(nf + 2 * gc, gc, 3, 1, 1)
-        self.conv4 = nn.Conv2d(nf + 3 * gc, gc, 3, 1, 1)
-        self.conv5 = nn.Conv2d(nf + 4 * gc, nf, 3, 1, 1)
+        c, g = expect_positive_int("channels", channels), expect_positive_int("growth", growth)
+        self.channels, self.growth, self.res_scale = c, g, res_scale
+        self.conv1 = nn.Conv2d(c, g, 3, 1, 1)
+        self.conv2 = nn.Conv2d(c + g, g, 3, 1, 1)
+        self.conv3 = nn.Conv2d(c + 2 * g, g, 3, 1, 1)
+        self.conv4 = nn.Conv2d(c + 3 * g, g, 3, 1, 1)
+        self.conv5 = nn.Conv2d(c + 4 * g, c, 3, 1, 1)
         self.lrelu = nn.LeakyReLU(0.2, inplace=True)
         scaled_init([self.conv1, self.conv2, self.conv3, self.conv4, self.conv5])
 
@@ -75,89 +81,91 @@ class ResidualDenseBlock(nn.Module):
         return x + self.res_scale * x5
 
 
+@renamed_keywords(nf="channels", gc="growth")
 class RRDB(nn.Module):
     """Residual in residual dense block: three dense blocks and a scaled skip around them."""
 
-    def __init__(self, nf: int = 64, gc: int = 32, res_scale: float = RESIDUAL_SCALE):
+    def __init__(self, channels: int = 64, growth: int = 32, res_scale: float = RESIDUAL_SCALE):
         super().__init__()
         self.res_scale = res_scale
-        self.rdb1 = ResidualDenseBlock(nf, gc, res_scale)
-        self.rdb2 = ResidualDenseBlock(nf, gc, res_scale)
-        self.rdb3 = ResidualDenseBlock(nf, gc, res_scale)
+        self.rdb1 = ResidualDenseBlock(channels, growth, res_scale)
+        self.rdb2 = ResidualDenseBlock(channels, growth, res_scale)
+        self.rdb3 = ResidualDenseBlock(channels, growth, res_scale)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.res_scale * self.rdb3(self.rdb2(self.rdb1(x)))
 
 
+@renamed_keywords(in_ch="in_channels", out_ch="out_channels", nf="width", nb="n_blocks", gc="growth")
 class RRDBNet(nn.Module):
-    """ESRGAN generator: (B, in_ch, h, w) in [0, 1] -> (B, out_ch, h * scale, w * scale).
+    """ESRGAN generator: (B, in_channels, h, w) in [0, 1] -> (B, out_channels, h * scale, w * scale).
 
-    The paper's model is ``RRDBNet(scale=4)`` (nf 64, nb 23, gc 32: 16,697,987 parameters); the lecture trains
-    a small one (e.g. ``nf=32, nb=2, gc=16``) on a CPU. ``scale`` in (1, 2, 4, 8): log2(scale) nearest-x2 +
-    conv stages (BasicSR uses pixel-unshuffle for x1 and x2; here x1 simply has no upsampling stage).
+    The paper's model is ``RRDBNet(scale=4)`` (width 64, 23 RRDBs, growth 32: 16,697,987 parameters); the
+    lecture trains a small one (e.g. ``width=32, n_blocks=2, growth=16``) on a CPU. ``scale`` in (1, 2, 4, 8):
+    log2(scale) nearest-x2 + conv stages ``conv_up1``, ``conv_up2``, ... (BasicSR has exactly two, for x4,
+    and uses pixel-unshuffle for x1 and x2; here x1 simply has no upsampling stage).
     """
 
-    def __init__(
-        self, in_ch: int = 3, out_ch: int = 3, scale: int = 4, nf: int = 64, nb: int = 23, gc: int = 32
-    ):
+    def __init__(self, in_channels: int = 3, out_channels: int = 3, scale: int = 4, width: int = 64,
+                 n_blocks: int = 23, growth: int = 32):
         super().__init__()
         if scale not in SCALES:
             raise ValueError(f"scale: expected one of {', '.join(map(str, SCALES))}, got {scale!r}")
-        self.in_ch, self.out_ch, self.scale = (
-            expect_positive_int("in_ch", in_ch),
-            expect_positive_int("out_ch", out_ch),
-            scale,
-        )
-        self.nf, self.nb, self.gc = (
-            expect_positive_int("nf", nf),
-            expect_positive_int("nb", nb, minimum=0),
-            gc,
-        )
-        self.conv_first = nn.Conv2d(in_ch, nf, 3, 1, 1)
-        self.body = nn.Sequential(*[RRDB(nf, gc) for _ in range(nb)])
-        self.conv_body = nn.Conv2d(nf, nf, 3, 1, 1)
-        self.ups = nn.ModuleList([nn.Conv2d(nf, nf, 3, 1, 1) for _ in range(int(math.log2(scale)))])
-        self.conv_hr = nn.Conv2d(nf, nf, 3, 1, 1)
-        self.conv_last = nn.Conv2d(nf, out_ch, 3, 1, 1)
+        self.in_channels = expect_positive_int("in_channels", in_channels)
+        self.out_channels = expect_positive_int("out_channels", out_channels)
+        self.scale, self.width = scale, expect_positive_int("width", width)
+        self.n_blocks = expect_positive_int("n_blocks", n_blocks, minimum=0)
+        self.growth = expect_positive_int("growth", growth)
+        self.conv_first = nn.Conv2d(in_channels, width, 3, 1, 1)
+        self.body = nn.Sequential(*[RRDB(width, growth) for _ in range(n_blocks)])
+        self.conv_body = nn.Conv2d(width, width, 3, 1, 1)
+        self.n_upsampling = int(math.log2(scale))
+        for i in range(1, self.n_upsampling + 1):
+            self.add_module(f"conv_up{i}", nn.Conv2d(width, width, 3, 1, 1))
+        self.conv_hr = nn.Conv2d(width, width, 3, 1, 1)
+        self.conv_last = nn.Conv2d(width, out_channels, 3, 1, 1)
         self.lrelu = nn.LeakyReLU(0.2, inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        expect_tensor("RRDBNet input", x, ndim=4, channels=self.in_ch)
-        feat = self.conv_first(x)
+        expect_tensor("RRDBNet input", x, ndim=4, channels=self.in_channels)
+        feat = self.conv_first(x)  # state size. width x h x w
         feat = feat + self.conv_body(self.body(feat))
-        for conv in self.ups:  # reassigning feat frees each map as soon as possible (large images)
-            feat = self.lrelu(conv(F.interpolate(feat, scale_factor=2, mode="nearest")))
+        for i in range(1, self.n_upsampling + 1):  # reassigning feat frees each map early (large images)
+            conv_up = getattr(self, f"conv_up{i}")
+            # state size. width x (2^i h) x (2^i w)
+            feat = self.lrelu(conv_up(F.interpolate(feat, scale_factor=2, mode="nearest")))
         feat = self.lrelu(self.conv_hr(feat))
-        return self.conv_last(feat)
+        return self.conv_last(feat)  # state size. out_channels x (scale h) x (scale w)
 
     def receptive_radius(self) -> int:
         """Theoretical receptive-field radius in input pixels: one per 3x3 conv at low resolution, plus the
         convs after upsampling counted at their own scale (rounded up)."""
-        low = 2 + 15 * self.nb  # conv_first, 5 convs x 3 dense blocks per RRDB, conv_body
-        high = sum(1 / 2 ** (i + 1) for i in range(len(self.ups))) + 2 / self.scale
+        low = 2 + 15 * self.n_blocks  # conv_first, 5 convs x 3 dense blocks per RRDB, conv_body
+        high = sum(1 / 2 ** (i + 1) for i in range(self.n_upsampling)) + 2 / self.scale
         return low + math.ceil(high)
 
 
+@renamed_keywords(nf="ndf")
 class VGGStyleDiscriminator(nn.Module):
     """ESRGAN's discriminator (BasicSR ``VGGStyleDiscriminator``): (B, C, size, size) -> logits (B, 1).
 
     Stage k (k = 0..n-1, n = log2(size / 4)): conv 3x3 stride 1 then conv 4x4 stride 2, widths
-    nf * (1, 2, 4, 8, 8, ...), BatchNorm after every conv but the first, LeakyReLU 0.2; then flatten the 4x4
+    ndf * (1, 2, 4, 8, 8, ...), BatchNorm after every conv but the first, LeakyReLU 0.2; then flatten the 4x4
     map -> Linear 100 -> LeakyReLU -> Linear 1. The paper's input is 128x128 (5 stages). The output is a raw
     logit C(x): the relativistic average losses compare C(x_real) with the mean C over fakes.
     """
 
-    def __init__(self, size: int = 128, channels: int = 3, nf: int = 64):
+    def __init__(self, size: int = 128, channels: int = 3, ndf: int = 64):
         super().__init__()
         if not (isinstance(size, int) and size >= 8 and size & (size - 1) == 0):
             raise ValueError(f"size: expected a power of two >= 8 (e.g. 32, 64, 128), got {size!r}")
         self.size, self.channels = size, expect_positive_int("channels", channels)
-        expect_positive_int("nf", nf)
+        expect_positive_int("ndf", ndf)
         stages = int(math.log2(size // 4))
         layers: list[nn.Module] = []
         c_in = channels
         for k in range(stages):
-            width = nf * min(2**k, 8)
+            width = ndf * min(2**k, 8)  # state size after the stage: width x size/2^(k+1) x size/2^(k+1)
             layers.append(nn.Conv2d(c_in, width, 3, 1, 1, bias=k == 0))
             if k > 0:
                 layers.append(nn.BatchNorm2d(width, affine=True))
@@ -215,7 +223,6 @@ def interpolate(
 
 
 __all__ = [
-    "LECTURE_CONFIG",
     "RRDB",
     "RRDBNet",
     "ResidualDenseBlock",

@@ -202,7 +202,7 @@ class StagedGenerator(nn.Module):
             )
         self.generator = generator
         self.z_dim = generator.z_dim
-        layers = list(generator.net)
+        layers = list(generator.main)
         blocks, current = [], []
         for layer in layers:
             current.append(layer)

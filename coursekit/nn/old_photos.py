@@ -18,8 +18,8 @@ with batch norm and LeakyReLU down, transposed convolutions with batch norm and 
 (x, y) pairs and applied to r as is; ``classical_restore`` is the non-learned baseline (denoise + biharmonic
 inpainting of the scratches).
 
-Sizes (``width`` = c): encoder conv3x3 c, conv4x4/2 2c, conv4x4/2 4c, ``n_res`` ResBlocks of 4c, 1x1 to 2 x
-``latent`` channels (mu, logvar); decoder mirrors it with transposed convolutions and a sigmoid. The paper
+Sizes (``width`` = c): encoder conv3x3 c, conv4x4/2 2c, conv4x4/2 4c, ``n_blocks`` ResBlocks of 4c, 1x1 to 2 x
+``z_dim`` channels (mu, logvar); decoder mirrors it with transposed convolutions and a sigmoid. The paper
 uses c = 64, latent 64 channels, 4 ResBlocks, instance norm and 256x256 images; the lecture's CPU profiles
 use smaller widths. Images are in [0, 1] everywhere.
 """
@@ -32,6 +32,7 @@ from torch import nn
 
 from ..errors import expect_choice, expect_positive_int, expect_tensor
 from ..losses import reparameterize
+from ..renames import renamed_keywords
 from . import count_parameters
 from .inpainting import DilatedResidualBlock
 from .layers import NORMS, norm_layer
@@ -67,21 +68,22 @@ def _check_images(what: str, x: torch.Tensor, channels: int = 3, multiple: int =
     return x
 
 
+@renamed_keywords(latent="z_dim", n_res="n_blocks")
 class SpatialVAE(nn.Module):
-    """A VAE whose latent is a feature map (B, latent, H/4, W/4): VAE1 (R and X) or VAE2 (Y) of the paper.
+    """A VAE whose latent is a feature map (B, z_dim, H/4, W/4): VAE1 (R and X) or VAE2 (Y) of the paper.
 
     ``encode(x) -> (mu, logvar)``; ``decode(z) -> image``; ``forward(x, generator=None) -> (recon, mu,
     logvar)`` with z = mu + sigma * eps; ``reconstruct(x)`` decodes mu.
     """
 
     def __init__(
-        self, channels: int = 3, width: int = 32, latent: int = 32, n_res: int = 2, norm: str = "instance"
+        self, channels: int = 3, width: int = 32, z_dim: int = 32, n_blocks: int = 2, norm: str = "instance"
     ):
         super().__init__()
         self.channels = expect_positive_int("channels", channels)
         self.width = c = expect_positive_int("width", width)
-        self.latent = expect_positive_int("latent", latent)
-        expect_positive_int("n_res", n_res, minimum=0)
+        self.z_dim = expect_positive_int("z_dim", z_dim)
+        expect_positive_int("n_blocks", n_blocks, minimum=0)
         expect_choice("norm", norm, NORMS)
         self.encoder = nn.Sequential(
             nn.Conv2d(channels, c, 3, padding=1, padding_mode="reflect"),
@@ -93,14 +95,14 @@ class SpatialVAE(nn.Module):
             nn.Conv2d(2 * c, 4 * c, 4, 2, 1),
             norm_layer(norm, 4 * c),
             nn.ReLU(True),
-            *[ResBlock(4 * c, norm) for _ in range(n_res)],
-            nn.Conv2d(4 * c, 2 * latent, 1),
+            *[ResBlock(4 * c, norm) for _ in range(n_blocks)],
+            nn.Conv2d(4 * c, 2 * z_dim, 1),
         )
         self.decoder = nn.Sequential(
-            nn.Conv2d(latent, 4 * c, 3, padding=1, padding_mode="reflect"),
+            nn.Conv2d(z_dim, 4 * c, 3, padding=1, padding_mode="reflect"),
             norm_layer(norm, 4 * c),
             nn.ReLU(True),
-            *[ResBlock(4 * c, norm) for _ in range(n_res)],
+            *[ResBlock(4 * c, norm) for _ in range(n_blocks)],
             nn.ConvTranspose2d(4 * c, 2 * c, 4, 2, 1),
             norm_layer(norm, 2 * c),
             nn.ReLU(True),
@@ -112,13 +114,13 @@ class SpatialVAE(nn.Module):
         )
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """mu and logvar of q(z | x), each (B, latent, H/4, W/4)."""
+        """mu and logvar of q(z | x), each (B, z_dim, H/4, W/4)."""
         mu, logvar = self.encoder(_check_images("x", x, self.channels)).chunk(2, dim=1)
         return mu, logvar.clamp(-10.0, 10.0)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Images (B, C, 4h, 4w) in [0, 1] from latent maps (B, latent, h, w)."""
-        expect_tensor("z", z, ndim=4, channels=self.latent)
+        """Images (B, C, 4h, 4w) in [0, 1] from latent maps (B, z_dim, h, w)."""
+        expect_tensor("z", z, ndim=4, channels=self.z_dim)
         return self.decoder(z)
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None):
@@ -129,6 +131,7 @@ class SpatialVAE(nn.Module):
         return self.decode(self.encode(x)[0])
 
 
+@renamed_keywords(latent="z_dim", width="ndf")
 class LatentDiscriminator(nn.Module):
     """Tells latent maps of real old photos (label 1) from those of synthetic ones (label 0).
 
@@ -136,19 +139,19 @@ class LatentDiscriminator(nn.Module):
     raw scores, not probabilities). Output (B, 1, h, w).
     """
 
-    def __init__(self, latent: int = 32, width: int = 64):
+    def __init__(self, z_dim: int = 32, ndf: int = 64):
         super().__init__()
-        self.latent = expect_positive_int("latent", latent)
+        self.z_dim = expect_positive_int("z_dim", z_dim)
         self.net = nn.Sequential(
-            nn.Conv2d(latent, width, 3, padding=1),
+            nn.Conv2d(z_dim, ndf, 3, padding=1),
             nn.LeakyReLU(0.2, True),
-            nn.Conv2d(width, width, 3, padding=1),
+            nn.Conv2d(ndf, ndf, 3, padding=1),
             nn.LeakyReLU(0.2, True),
-            nn.Conv2d(width, 1, 1),
+            nn.Conv2d(ndf, 1, 1),
         )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        expect_tensor("z", z, ndim=4, channels=self.latent)
+        expect_tensor("z", z, ndim=4, channels=self.z_dim)
         return self.net(z)
 
 
@@ -214,34 +217,36 @@ class PartialNonLocal(nn.Module):
         return self.nu(o) + f
 
 
+@renamed_keywords(latent="z_dim", n_res_in="n_blocks_in", n_res_out="n_blocks_out")
 class Mapping(nn.Module):
-    """T: Z_X -> Z_Y. conv3x3 -> ``n_res_in`` ResBlocks -> partial nonlocal -> mask-fused local / global
-    ResBlocks (Eq. 5: F_fuse = (1 - m) * rho_local(F) + m * rho_global(O)) -> ``n_res_out`` ResBlocks ->
+    """T: Z_X -> Z_Y. conv3x3 -> ``n_blocks_in`` ResBlocks -> partial nonlocal -> mask-fused local / global
+    ResBlocks (Eq. 5: F_fuse = (1 - m) * rho_local(F) + m * rho_global(O)) -> ``n_blocks_out`` ResBlocks ->
     conv3x3 back to the latent channels. ``forward(z, mask=None)``: without a mask the global branch is used
     everywhere with a plain nonlocal block (the paper's model for photos without scratches)."""
 
     def __init__(
-        self, latent: int = 32, width: int = 64, n_res_in: int = 2, n_res_out: int = 2, norm: str = "instance"
+        self, z_dim: int = 32, width: int = 64, n_blocks_in: int = 2, n_blocks_out: int = 2,
+        norm: str = "instance",
     ):
         super().__init__()
-        self.latent = expect_positive_int("latent", latent)
+        self.z_dim = expect_positive_int("z_dim", z_dim)
         expect_choice("norm", norm, NORMS)
         self.head = nn.Sequential(
-            nn.Conv2d(latent, width, 3, padding=1, padding_mode="reflect"),
+            nn.Conv2d(z_dim, width, 3, padding=1, padding_mode="reflect"),
             norm_layer(norm, width),
             nn.ReLU(True),
-            *[ResBlock(width, norm) for _ in range(n_res_in)],
+            *[ResBlock(width, norm) for _ in range(n_blocks_in)],
         )
         self.nonlocal_block = PartialNonLocal(width)
         self.local = ResBlock(width, norm)
         self.global_ = ResBlock(width, norm)
         self.tail = nn.Sequential(
-            *[ResBlock(width, norm) for _ in range(n_res_out)],
-            nn.Conv2d(width, latent, 3, padding=1, padding_mode="reflect"),
+            *[ResBlock(width, norm) for _ in range(n_blocks_out)],
+            nn.Conv2d(width, z_dim, 3, padding=1, padding_mode="reflect"),
         )
 
     def forward(self, z: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        expect_tensor("z", z, ndim=4, channels=self.latent)
+        expect_tensor("z", z, ndim=4, channels=self.z_dim)
         f = self.head(z)
         o = self.nonlocal_block(f, mask)
         if mask is None:

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import expect_positive_int, expect_tensor
+from ..renames import renamed_keywords
 from . import count_parameters  # noqa: F401  (sr.count_parameters, as the lecture uses it)
 
 SCALES = (2, 3, 4, 8)
@@ -110,17 +111,18 @@ class SRCNN(nn.Module):
 
 
 # --------------------------------------------------------------------------------------------- SRResNet
+@renamed_keywords(n_feats="channels")
 class ResidualBlock(nn.Module):
     """SRResNet's block (Ledig et al. 2017, Fig. 4): x + BN(conv(PReLU(BN(conv(x))))), 3x3 convs."""
 
-    def __init__(self, n_feats: int = 64, batch_norm: bool = True):
+    def __init__(self, channels: int = 64, batch_norm: bool = True):
         super().__init__()
-        norm = (lambda: nn.BatchNorm2d(n_feats)) if batch_norm else nn.Identity
+        norm = (lambda: nn.BatchNorm2d(channels)) if batch_norm else nn.Identity
         self.body = nn.Sequential(
-            nn.Conv2d(n_feats, n_feats, 3, padding=1),
+            nn.Conv2d(channels, channels, 3, padding=1),
             norm(),
             nn.PReLU(),
-            nn.Conv2d(n_feats, n_feats, 3, padding=1),
+            nn.Conv2d(channels, channels, 3, padding=1),
             norm(),
         )
 
@@ -128,19 +130,21 @@ class ResidualBlock(nn.Module):
         return x + self.body(x)
 
 
+@renamed_keywords(n_feats="channels")
 class Upsample(nn.Sequential):
     """Sub-pixel convolution (Shi et al. 2016): conv 3x3 to r^2 C maps, PixelShuffle(r), PReLU; r = 2 or 3."""
 
-    def __init__(self, n_feats: int, factor: int = 2):
+    def __init__(self, channels: int, factor: int = 2):
         super().__init__(
-            nn.Conv2d(n_feats, n_feats * factor**2, 3, padding=1), nn.PixelShuffle(factor), nn.PReLU()
+            nn.Conv2d(channels, channels * factor**2, 3, padding=1), nn.PixelShuffle(factor), nn.PReLU()
         )
 
 
+@renamed_keywords(n_feats="width")
 class SRResNet(nn.Module):
     """SRResNet / SRGAN generator (Ledig et al. 2017, Fig. 4), for scale 2, 3, 4 or 8.
 
-    ``n_feats`` (64) maps, ``n_blocks`` (16) residual blocks; ``batch_norm=False`` drops BN (as EDSR and
+    ``width`` (64) maps, ``n_blocks`` (16) residual blocks; ``batch_norm=False`` drops BN (as EDSR and
     ESRGAN later do). Input LR (B, C, h, w) in [0, 1] -> output (B, C, h * scale, w * scale), unclamped.
 
     ``bicubic_skip=True`` (NOT in the paper) adds the bicubic upsample of the input to the output and starts
@@ -153,7 +157,7 @@ class SRResNet(nn.Module):
         self,
         scale: int = 4,
         channels: int = 3,
-        n_feats: int = 64,
+        width: int = 64,
         n_blocks: int = 16,
         batch_norm: bool = True,
         bicubic_skip: bool = False,
@@ -161,19 +165,19 @@ class SRResNet(nn.Module):
         super().__init__()
         self.scale = _expect_scale(scale)
         expect_positive_int("channels", channels)
-        expect_positive_int("n_feats", n_feats)
+        expect_positive_int("width", width)
         expect_positive_int("n_blocks", n_blocks, minimum=0)
         self.channels = channels
-        self.head = nn.Sequential(nn.Conv2d(channels, n_feats, 9, padding=4), nn.PReLU())
-        norm = nn.BatchNorm2d(n_feats) if batch_norm else nn.Identity()
+        self.head = nn.Sequential(nn.Conv2d(channels, width, 9, padding=4), nn.PReLU())
+        norm = nn.BatchNorm2d(width) if batch_norm else nn.Identity()
         self.body = nn.Sequential(
-            *(ResidualBlock(n_feats, batch_norm) for _ in range(n_blocks)),
-            nn.Conv2d(n_feats, n_feats, 3, padding=1),
+            *(ResidualBlock(width, batch_norm) for _ in range(n_blocks)),
+            nn.Conv2d(width, width, 3, padding=1),
             norm,
         )
         factors = [3] if scale == 3 else [2] * int(math.log2(scale))
-        self.upsample = nn.Sequential(*(Upsample(n_feats, f) for f in factors))
-        self.tail = nn.Conv2d(n_feats, channels, 9, padding=4)
+        self.upsample = nn.Sequential(*(Upsample(width, f) for f in factors))
+        self.tail = nn.Conv2d(width, channels, 9, padding=4)
         self.bicubic_skip = bool(bicubic_skip)
         if self.bicubic_skip:
             nn.init.zeros_(self.tail.weight)
@@ -190,25 +194,26 @@ class SRResNet(nn.Module):
 
 
 # --------------------------------------------------------------------------------------------- SRGAN D
+@renamed_keywords(width="ndf")
 class Discriminator(nn.Module):
     """SRGAN's discriminator (Ledig et al. 2017, Fig. 4) for ``size`` x ``size`` HR patches (96 in the paper).
 
-    Eight conv blocks k3 with widths w, w, 2w, 2w, 4w, 4w, 8w, 8w (w = 64), stride 2 on the 2nd, 4th, 6th and
-    8th, BatchNorm on all but the first, LeakyReLU(0.2); then Dense(1024), LeakyReLU(0.2), Dense(1). Returns
-    logits of shape (B,) (D(x) = sigmoid(logit)). ``size`` must be a multiple of 16.
+    Eight conv blocks k3 with widths w, w, 2w, 2w, 4w, 4w, 8w, 8w (w = ``ndf``, 64), stride 2 on the 2nd,
+    4th, 6th and 8th, BatchNorm on all but the first, LeakyReLU(0.2); then Dense(1024), LeakyReLU(0.2),
+    Dense(1). Returns logits of shape (B,) (D(x) = sigmoid(logit)). ``size`` must be a multiple of 16.
     """
 
-    def __init__(self, size: int = 96, channels: int = 3, width: int = 64, hidden: int = 1024):
+    def __init__(self, size: int = 96, channels: int = 3, ndf: int = 64, hidden: int = 1024):
         super().__init__()
         expect_positive_int("size", size, minimum=16)
         if size % 16:
             raise ValueError(f"size: expected a multiple of 16 (four stride-2 convs), got {size}")
-        expect_positive_int("width", width)
+        expect_positive_int("ndf", ndf)
         self.size, self.channels = size, channels
         layers: list[nn.Module] = []
         c_in = channels
         for i, c_out in enumerate(
-            [width, width, 2 * width, 2 * width, 4 * width, 4 * width, 8 * width, 8 * width]
+            [ndf, ndf, 2 * ndf, 2 * ndf, 4 * ndf, 4 * ndf, 8 * ndf, 8 * ndf]
         ):
             first = i == 0
             layers.append(nn.Conv2d(c_in, c_out, 3, stride=1 + i % 2, padding=1, bias=first))

@@ -1,0 +1,67 @@
+"""Retired keyword names that keep working, with a ``DeprecationWarning``, for one release.
+
+When a constructor or a function adopts the glossary of ``coursekit.nn`` (its README; e.g. ``in_ch`` became
+``in_channels``), decorate it with :func:`renamed_keywords` so notebooks written with the old name still
+run and say what to change::
+
+    @renamed_keywords(nf="width", nb="n_blocks")
+    class RRDBNet(nn.Module):
+        def __init__(self, ..., width=64, n_blocks=23): ...
+
+    RRDBNet(nf=32)   # DeprecationWarning: RRDBNet: keyword 'nf' is now 'width' ...; builds RRDBNet(width=32)
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import warnings
+
+#: When retired keyword names stop working.
+REMOVED_IN = "the next coursekit release"
+
+
+def renamed_keywords(**old_to_new: str):
+    """Decorate a function or a class (its ``__init__``) so each retired keyword ``old`` is accepted as
+    ``old_to_new[old]`` with a ``DeprecationWarning``; passing both names raises ``TypeError``.
+
+    The mapping is kept as ``renamed_keywords`` on the decorated object (the glossary test reads it).
+    """
+
+    def decorate(obj):
+        target = obj.__init__ if inspect.isclass(obj) else obj
+        parameters = inspect.signature(target).parameters
+        for old, new in old_to_new.items():
+            if new not in parameters or old in parameters:
+                raise TypeError(
+                    f"{obj.__qualname__}: cannot retire {old!r} for {new!r}; its parameters are "
+                    f"{', '.join(parameters)}"
+                )
+
+        @functools.wraps(target)
+        def accept_retired_names(*args, **kwargs):
+            for old, new in old_to_new.items():
+                if old not in kwargs:
+                    continue
+                if new in kwargs:
+                    raise TypeError(f"{obj.__qualname__}: got {old!r} (the old name of {new!r}) and {new!r}; "
+                                    f"pass only {new!r}")
+                warnings.warn(
+                    f"{obj.__qualname__}: keyword {old!r} is now {new!r}; "
+                    f"{old!r} stops working in {REMOVED_IN}",
+                    DeprecationWarning,
+                    stacklevel=2,
+                )
+                kwargs[new] = kwargs.pop(old)
+            return target(*args, **kwargs)
+
+        accept_retired_names.renamed_keywords = dict(old_to_new)
+        if inspect.isclass(obj):
+            obj.__init__ = accept_retired_names
+            return obj
+        return accept_retired_names
+
+    return decorate
+
+
+__all__ = ["REMOVED_IN", "renamed_keywords"]
