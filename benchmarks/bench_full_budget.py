@@ -927,8 +927,8 @@ def lecture_05(cfg, path):
 
 
 def lecture_06(cfg, path):
-    from coursekit.nn import degradation as deg
     from coursekit.nn import esrgan
+    from coursekit.nn import learned_degradation as deg
     from coursekit.nn.vgg import VGGFeatures
 
     lr_side = cfg.hr // cfg.scale
@@ -1291,7 +1291,7 @@ def solution_04(cfg, path):
 
 
 def solution_06(cfg, path):
-    from coursekit.nn import degradation as deg
+    from coursekit.nn import learned_degradation as deg
 
     def build(b):
         h2l, disc = deg.HighToLow(nf=cfg.nf), deg.SNDiscriminator(deg.LR_SIZE, nf=cfg.nf)
