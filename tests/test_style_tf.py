@@ -194,6 +194,16 @@ def test_widget_runs_with_the_chosen_values(extractor):
     assert static.result is not None
 
 
+def test_old_widget_module_name_still_works_and_warns():
+    import importlib
+
+    from coursekit.ui import style as ui_style
+
+    alias = importlib.reload(importlib.import_module("coursekit.tf.widget"))  # a fresh alias: not warned yet
+    with pytest.warns(DeprecationWarning, match="coursekit.tf.widget moved to coursekit.ui.style"):
+        assert alias.style_transfer_widget is ui_style.style_transfer_widget
+
+
 def test_dry_run_caps_transfer_and_fast_training(extractor, monkeypatch):
     monkeypatch.setenv("COURSEKIT_MAX_STEPS", "2")
     content = np.random.default_rng(3).uniform(size=(1, 32, 32, 3)).astype(np.float32)
