@@ -1170,7 +1170,7 @@ def lecture_10(cfg, path):
     s, w = cfg.size, cfg.width
 
     def vae():
-        return SpatialVAE(width=w, z_dim=cfg.latent, n_blocks=1, norm="none")
+        return SpatialVAE(width=w, z_dim=cfg.z_dim, n_blocks=1, norm="none")
 
     def repair(b, mask_input=False):
         net = RepairNet(width=w, mask_input=mask_input)
@@ -1182,7 +1182,7 @@ def lecture_10(cfg, path):
         return fit_step(ns["repair_step_for"](net, critic, *opts), batch), [net, critic], opts
 
     def vae1(b):
-        v, d = vae(), LatentDiscriminator(cfg.latent, 2 * w)
+        v, d = vae(), LatentDiscriminator(cfg.z_dim, 2 * w)
         r = images(b, 3, s)
         ns = namespace(
             cfg,
@@ -1203,7 +1203,7 @@ def lecture_10(cfg, path):
 
     def mapping(b):
         v1, v2 = vae().requires_grad_(False), vae().requires_grad_(False)
-        m = Mapping(cfg.latent, 2 * w, n_blocks_in=1, n_blocks_out=1, norm="none")
+        m = Mapping(cfg.z_dim, 2 * w, n_blocks_in=1, n_blocks_out=1, norm="none")
         ns = namespace(cfg, vae1=v1, vae2=v2, mapping=m, opt_mapping=adam(m, cfg.lr))
         notebook_defs(path, ("mapping_step",), ns)
         batch = (images(b, 3, s), images(b, 3, s), torch.rand(b, 1, s, s).round())
@@ -1361,12 +1361,12 @@ def solution_10(cfg, path):
 
     def build(b):
         v1, v2 = (
-            SpatialVAE(width=cfg.width, z_dim=cfg.latent, n_blocks=1, norm="none").eval().requires_grad_(
+            SpatialVAE(width=cfg.width, z_dim=cfg.z_dim, n_blocks=1, norm="none").eval().requires_grad_(
                 False
             )
             for _ in range(2)
         )
-        m = Mapping(cfg.latent, 2 * cfg.width, norm="none")
+        m = Mapping(cfg.z_dim, 2 * cfg.width, norm="none")
         opt = torch.optim.Adam(m.parameters(), lr=1e-3)
         x, y, mask = images(b, 3, cfg.size), images(b, 3, cfg.size), torch.zeros(b, 1, cfg.size, cfg.size)
         return (lambda: ns["mapping_step"](m, v1, v2, opt, x, y, mask)), [v1, v2, m], [opt]

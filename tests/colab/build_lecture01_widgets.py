@@ -88,11 +88,11 @@ def traversal(model, anchor):
     """The lecture's latent traversal: one slider per latent dimension, each moved to the far end once."""
 
     def decode_code(**code):
-        z = torch.tensor([[code[f"z{j}"] for j in range(model.latent_dim)]])
+        z = torch.tensor([[code[f"z{j}"] for j in range(model.z_dim)]])
         return model.decode(z).cpu()
 
     start = anchor.clamp(-3, 3).cpu()
-    sliders = {f"z{j}": (-3.0, 3.0, 0.1, round(float(start[j]), 1)) for j in range(model.latent_dim)}
+    sliders = {f"z{j}": (-3.0, 3.0, 0.1, round(float(start[j]), 1)) for j in range(model.z_dim)}
     title = "conv VAE: one slider per latent dimension"
     widget = ck.ui.image_slider(decode_code, title=title, **sliders)
     check(not widget.static and widget.widget is not None, "the traversal is static, not a widget")
@@ -111,10 +111,10 @@ def main() -> int:
     test_digits, fixed_z = IMAGES[:8], torch.randn(16, 20)
     bce = lambda recon, x: losses.bernoulli_nll(recon, x, reduction="mean")
 
-    autoencoder = vae.MLPAutoencoder(image_size=SIZE, latent_dim=20)
-    autoencoder_2d = vae.MLPAutoencoder(image_size=SIZE, latent_dim=2)
-    mlp_vae, vae_2d = vae.MLPVAE(image_size=SIZE, latent_dim=20), vae.MLPVAE(image_size=SIZE, latent_dim=2)
-    conv_vae = vae.ConvVAE(image_size=SIZE, channels=1, latent_dim=20)
+    autoencoder = vae.MLPAutoencoder(size=SIZE, z_dim=20)
+    autoencoder_2d = vae.MLPAutoencoder(size=SIZE, z_dim=2)
+    mlp_vae, vae_2d = vae.MLPVAE(size=SIZE, z_dim=20), vae.MLPVAE(size=SIZE, z_dim=2)
+    conv_vae = vae.ConvVAE(size=SIZE, channels=1, z_dim=20)
     elbo = ("loss", "recon", "kl")
     builds = {
         "dashboard 'autoencoder 784-400-20'": lambda: dashboard_run(

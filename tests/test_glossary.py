@@ -1,0 +1,146 @@
+"""The glossary of coursekit/nn/README.md: one name per thing in every public constructor and step builder,
+retired names accepted with a DeprecationWarning, and nothing in the repo still calling with them."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+import json
+import pkgutil
+import warnings
+from pathlib import Path
+
+import pytest
+
+import coursekit.nn
+from coursekit.renames import renamed_keywords
+
+ROOT = Path(__file__).resolve().parents[1]
+RETIRED = {"image_size", "latent_dim", "latent", "in_ch", "out_ch", "nf", "n_feats", "nb", "n_res",
+           "n_res_in", "n_res_out", "gc"}
+# nn/learned_degradation.py belongs to the metrics/degradation rework; its nf/blocks follow in its own commit
+PENDING = {"coursekit.nn.learned_degradation"}
+ALIASES = {"coursekit.nn.degradation"}  # a moved module's old name (coursekit.deprecation.moved_module)
+MODULES = sorted(
+    {f"coursekit.nn.{m.name}" for m in pkgutil.iter_modules(coursekit.nn.__path__)} - ALIASES
+    | {"coursekit.train", "coursekit.losses"}
+)
+
+
+def public_callables(module_name: str):
+    """(name, signature) of each public class (its __init__) and function defined in the module."""
+    module = importlib.import_module(module_name)
+    for name, obj in vars(module).items():
+        if name.startswith("_") or getattr(obj, "__module__", None) != module_name:
+            continue
+        if inspect.isclass(obj) or inspect.isfunction(obj):
+            yield name, inspect.signature(obj)
+
+
+def retired_in(module_name: str) -> list[str]:
+    found = []
+    for name, signature in public_callables(module_name):
+        used = RETIRED & set(signature.parameters)
+        if "Discriminator" in name and "width" in signature.parameters:
+            used.add("width (a discriminator's base width is ndf)")
+        found += [f"{name}({p})" for p in sorted(used)]
+    return found
+
+
+@pytest.mark.parametrize(
+    "module_name",
+    [pytest.param(m, marks=pytest.mark.xfail(strict=True, reason="renamed in its owner's commit"))
+     if m in PENDING else m for m in MODULES],
+)
+def test_no_public_signature_uses_a_retired_name(module_name):
+    assert retired_in(module_name) == []
+
+
+def test_the_readme_glossary_names_every_retired_name():
+    readme = (ROOT / "coursekit" / "nn" / "README.md").read_text()
+    assert [name for name in sorted(RETIRED) if f"`{name}`" not in readme] == []
+
+
+def test_renamed_keywords_maps_the_old_name_with_a_warning_naming_the_new_one():
+    @renamed_keywords(nf="width")
+    def build(width: int = 1, depth: int = 2):
+        return width, depth
+
+    with pytest.warns(DeprecationWarning, match=r"build: keyword 'nf' is now 'width'"):
+        assert build(nf=5, depth=3) == (5, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert build(width=4) == (4, 2)
+    with pytest.raises(TypeError, match=r"got 'nf' \(the old name of 'width'\) and 'width'"):
+        build(nf=1, width=2)
+
+
+def test_renamed_keywords_on_a_class_keeps_the_signature_and_subclass_calls():
+    @renamed_keywords(latent="z_dim")
+    class Model:
+        def __init__(self, z_dim: int = 8):
+            self.z_dim = z_dim
+
+    assert list(inspect.signature(Model).parameters) == ["z_dim"]
+    with pytest.warns(DeprecationWarning, match="Model: keyword 'latent' is now 'z_dim'"):
+        assert Model(latent=3).z_dim == 3
+
+
+def test_renamed_keywords_refuses_a_mapping_the_signature_does_not_fit():
+    with pytest.raises(TypeError, match="cannot retire 'nf' for 'width'"):
+        renamed_keywords(nf="width")(lambda channels: channels)
+
+
+def test_real_constructors_accept_their_retired_names_with_a_warning():
+    from coursekit.nn import esrgan, vae
+
+    with pytest.warns(DeprecationWarning, match="RRDBNet: keyword 'nb' is now 'n_blocks'"):
+        net = esrgan.RRDBNet(scale=2, nf=8, nb=1, gc=4)
+    assert (net.width, net.n_blocks, net.growth) == (8, 1, 4)
+    with pytest.warns(DeprecationWarning, match="MLPVAE: keyword 'latent_dim' is now 'z_dim'"):
+        assert vae.MLPVAE(image_size=8, latent_dim=3).z_dim == 3
+
+
+def renamed_callables() -> dict[str, set[str]]:
+    """Name -> retired keywords of every callable decorated with renamed_keywords."""
+    names: dict[str, set[str]] = {}
+    for module_name in MODULES:
+        for name, obj in vars(importlib.import_module(module_name)).items():
+            mapping = getattr(obj.__init__ if inspect.isclass(obj) else obj, "renamed_keywords", None)
+            if mapping and getattr(obj, "__module__", None) == module_name:
+                names.setdefault(name, set()).update(mapping)
+    return names
+
+
+def code_sources():
+    """(label, source) of every notebook code cell and Python file that calls coursekit."""
+    for folder in ("lectures", "solutions", "labs"):
+        for path in sorted((ROOT / folder).glob("*.ipynb")):
+            cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+            for i, cell in enumerate(cells):
+                if cell["cell_type"] == "code":
+                    source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+                    lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
+                    yield f"{path.relative_to(ROOT)} cell {i}", "\n".join(lines)
+    for folder in ("benchmarks", "tests", "coursekit"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            if path.name != Path(__file__).name:
+                yield str(path.relative_to(ROOT)), path.read_text(encoding="utf-8")
+
+
+def test_nothing_in_the_repo_calls_with_a_retired_keyword():
+    renamed = renamed_callables()
+    assert {"RRDBNet", "MLPVAE", "SpatialVAE"} <= set(renamed)
+    calls = []
+    for label, source in code_sources():
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:  # a lab's blank to fill in
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call):
+                func = getattr(node.func, "attr", getattr(node.func, "id", None))
+                old = {k.arg for k in node.keywords} & renamed.get(func, set())
+                calls += [f"{label}: {func}({name}=...)" for name in sorted(old)]
+    assert calls == []
