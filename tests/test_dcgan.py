@@ -201,3 +201,30 @@ def test_gan_step_defaults_are_the_course_losses_and_train_a_dcgan():
     result = fit(gan_step(g, d, opt_g, opt_d, z_dim=100), real, 3, progress=False, seed=0)
     assert len(result.history["loss_d"]) == 3 and all(math.isfinite(v) for v in result.history["loss_g"])
     assert result.history["loss_d"][0] == pytest.approx(2 * math.log(2), abs=0.3)  # D ~ 1/2 at init
+
+
+def pytorch_examples_layout(nz=100, ngf=64, ndf=64, nc=3):
+    """State-dict names and shapes of pytorch/examples ``dcgan/main.py``'s netG and netD (64x64): one
+    Sequential ``main``; ConvTranspose/Conv weights without biases, BatchNorm with running statistics."""
+
+    def bn(i, c):
+        return [(f"main.{i}.weight", (c,)), (f"main.{i}.bias", (c,)), (f"main.{i}.running_mean", (c,)),
+                (f"main.{i}.running_var", (c,)), (f"main.{i}.num_batches_tracked", ())]
+
+    g = [("main.0.weight", (nz, ngf * 8, 4, 4)), *bn(1, ngf * 8), ("main.3.weight", (ngf * 8, ngf * 4, 4, 4)),
+         *bn(4, ngf * 4), ("main.6.weight", (ngf * 4, ngf * 2, 4, 4)), *bn(7, ngf * 2),
+         ("main.9.weight", (ngf * 2, ngf, 4, 4)), *bn(10, ngf), ("main.12.weight", (ngf, nc, 4, 4))]
+    d = [("main.0.weight", (ndf, nc, 4, 4)), ("main.2.weight", (ndf * 2, ndf, 4, 4)), *bn(3, ndf * 2),
+         ("main.5.weight", (ndf * 4, ndf * 2, 4, 4)), *bn(6, ndf * 4),
+         ("main.8.weight", (ndf * 8, ndf * 4, 4, 4)), *bn(9, ndf * 8), ("main.11.weight", (1, ndf * 8, 4, 4))]
+    return g, d
+
+
+def test_state_dicts_have_the_keys_and_shapes_of_pytorch_examples():
+    g_layout, d_layout = pytorch_examples_layout()
+    g, d = dcgan.build(64)
+    assert [(k, tuple(v.shape)) for k, v in g.state_dict().items()] == g_layout
+    assert [(k, tuple(v.shape)) for k, v in d.state_dict().items()] == d_layout
+    netg = {k: torch.full(shape, 0.5) if shape else torch.tensor(7) for k, shape in g_layout}
+    g.load_state_dict(netg)  # a netG.pth of dcgan/main.py loads as is (strict)
+    assert int(g.main[1].num_batches_tracked) == 7

@@ -118,3 +118,45 @@ def test_bad_input():
         VGGStyleDiscriminator(32)(torch.rand(1, 3, 16, 16))
     with pytest.raises(ValueError, match="expected 3 channels, got 1"):
         RRDBNet(width=8, n_blocks=1, growth=4)(torch.rand(1, 1, 8, 8))
+
+
+def basicsr_rrdbnet_layout(num_feat: int, num_block: int, num_grow_ch: int, num_in_ch=3, num_out_ch=3):
+    """Parameter names and shapes of BasicSR's x4 ``RRDBNet(num_in_ch, num_out_ch, 4, num_feat, num_block,
+    num_grow_ch)``, written from its architecture: conv_first, body.N.rdbK.conv1..conv5, conv_body, conv_up1,
+    conv_up2, conv_hr, conv_last, all 3x3 convolutions with biases."""
+
+    def conv(name, c_out, c_in):
+        return [(f"{name}.weight", (c_out, c_in, 3, 3)), (f"{name}.bias", (c_out,))]
+
+    f, g = num_feat, num_grow_ch
+    layout = conv("conv_first", f, num_in_ch)
+    for n in range(num_block):
+        for k in (1, 2, 3):
+            block = f"body.{n}.rdb{k}"
+            for i in range(4):
+                layout += conv(f"{block}.conv{i + 1}", g, f + i * g)
+            layout += conv(f"{block}.conv5", f, f + 4 * g)
+    for name in ("conv_body", "conv_up1", "conv_up2", "conv_hr"):
+        layout += conv(name, f, f)
+    return layout + conv("conv_last", num_out_ch, f)
+
+
+@pytest.mark.parametrize(("width", "n_blocks", "growth"), [(64, 23, 32), (8, 2, 4)])
+def test_rrdbnet_state_dict_has_basicsr_keys_and_shapes(width, n_blocks, growth):
+    ours = [(k, tuple(v.shape)) for k, v in RRDBNet(scale=4, width=width, n_blocks=n_blocks,
+                                                     growth=growth).state_dict().items()]
+    assert ours == basicsr_rrdbnet_layout(width, n_blocks, growth)
+
+
+def test_a_state_dict_in_basicsr_layout_loads_and_drives_the_output():
+    gen = torch.Generator().manual_seed(0)
+    state = {k: torch.randn(shape, generator=gen) * 0.05 for k, shape in basicsr_rrdbnet_layout(8, 1, 4)}
+    net = RRDBNet(scale=4, width=8, n_blocks=1, growth=4)
+    net.load_state_dict(state)  # strict: every key present, none left over
+    assert torch.equal(net.conv_up2.weight, state["conv_up2.weight"])
+    assert torch.equal(net.body[0].rdb3.conv5.bias, state["body.0.rdb3.conv5.bias"])
+    x = torch.rand(1, 3, 6, 6, generator=gen)
+    before = net(x)
+    state["conv_last.bias"] = state["conv_last.bias"] + 1.0
+    net.load_state_dict(state)
+    torch.testing.assert_close(net(x), before + 1.0)
