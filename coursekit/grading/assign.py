@@ -75,10 +75,10 @@ class LabTarget:
 
 def target_for(module: Module, root: Path = ROOT) -> LabTarget:
     """The lab target of a manifest module (which must list a solution notebook)."""
-    if not module.solution:
+    solution, lab = module.solution, module.lab
+    if not solution or lab is None:
         raise ValueError(f"module {module.number}: expected a solution notebook in course.yml, got none")
-    return LabTarget(module.number, root / module.solution, root / module.lab, root / "build" / "grading" /
-                     module.number)
+    return LabTarget(module.number, root / solution, root / lab, root / "build" / "grading" / module.number)
 
 
 def targets(numbers: list[str] | None = None) -> list[LabTarget]:
@@ -141,7 +141,8 @@ def written_questions(master, autograder_nb) -> list[suite.Question]:
             config = yaml.safe_load(text.split("\n", 1)[1]) or {}
             if config.get("manual"):
                 configs.append(config)
-    rubrics, current = [], None
+    rubrics: list[list[str]] = []
+    current: list[str] | None = None
     for cell in autograder_nb.cells:
         text, tags = _source(cell), cell.metadata.get("tags", [])
         if cell.cell_type == "markdown" and "<!-- BEGIN QUESTION -->" in text:
@@ -289,7 +290,7 @@ def write_bundle(path: Path, number: str, lab: str, questions: list[suite.Questi
                  values: dict[str, np.ndarray]) -> None:
     """The instructor's grading bundle (atomically): the lab, every case, every expected value."""
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **values)
+    np.savez_compressed(buffer, allow_pickle=False, **values)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
     try:

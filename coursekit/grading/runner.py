@@ -60,7 +60,7 @@ def python_source(cell_source: str) -> str:
     return TransformerManager().transform_cell(cell_source)
 
 
-def _assigns_names_only(node: ast.stmt) -> bool:
+def _assigns_names_only(node: ast.Assign | ast.AnnAssign | ast.AugAssign) -> bool:
     targets = node.targets if isinstance(node, ast.Assign) else [node.target]
     names = [t for target in targets for t in ast.walk(target) if not isinstance(t, (ast.Tuple, ast.List,
                                                                                     ast.Store, ast.Starred))]
@@ -152,7 +152,8 @@ def lock_checks() -> None:
         run.__name__ = check.__name__
         return run
 
-    package = sys.modules["coursekit.grading"]
+    from .. import grading as package
+
     allowed = {f.__code__ for f in vars(checks).values() if callable(f) and hasattr(f, "__code__")}
     for name in LOCKED_CHECKS:
         wrapped = locked(getattr(checks, name))

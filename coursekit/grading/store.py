@@ -132,7 +132,8 @@ def write(lab: str, values: dict[str, np.ndarray], file: Path | None = None) -> 
     fd, tmp = tempfile.mkstemp(prefix=f".{lab}-", suffix=".npz", dir=file.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            np.savez_compressed(handle, **{k: np.asarray(v) for k, v in sorted(values.items())})
+            arrays = {k: np.asarray(v) for k, v in sorted(values.items())}
+            np.savez_compressed(handle, allow_pickle=False, **arrays)
         os.replace(tmp, file)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
