@@ -26,13 +26,13 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+from tensorflow import keras
 
 from ..config import dry_run_steps
 from ..errors import expect_positive_int
 from . import style as vgg_losses
 from .images import as_batch
 
-keras = tf.keras
 EMBEDDING_DIM = 100
 STYLE_SIZE = 256
 MIN_CONTENT_SIZE = 16
@@ -130,9 +130,11 @@ class TransformerNet(keras.Model):
     def __init__(self, widths: tuple[int, int, int] = (16, 32, 64), residual_blocks: int = 3, **kw):
         super().__init__(**kw)
         c1, c2, c3 = widths
-        self.down = [ConvNorm(c1, 9), ConvNorm(c2, 3, stride=2), ConvNorm(c3, 3, stride=2)]
-        self.residual = [ResidualBlock(c3) for _ in range(residual_blocks)]
-        self.up = [Upsample(c2), Upsample(c1)]
+        self.down: list[keras.layers.Layer] = [
+            ConvNorm(c1, 9), ConvNorm(c2, 3, stride=2), ConvNorm(c3, 3, stride=2)
+        ]
+        self.residual: list[keras.layers.Layer] = [ResidualBlock(c3) for _ in range(residual_blocks)]
+        self.up: list[keras.layers.Layer] = [Upsample(c2), Upsample(c1)]
         self.output_conv = ConvNorm(3, 9, activation="sigmoid")
 
     def call(self, content, embedding):
