@@ -12,7 +12,7 @@ from importlib.metadata import PackageNotFoundError, version
 # What a laptop or an instructor needs beyond Colab's runtime: on Colab the doctor does not ask for them.
 NOT_ON_COLAB = {"jupyterlab", "otter"}
 # import name -> distribution names that provide it, per pyproject extra
-EXTRAS = {
+EXTRAS: dict[str, dict[str, tuple[str, ...]]] = {
     "torch": {"torch": ("torch",), "torchvision": ("torchvision",)},
     "tf": {"tensorflow": ("tensorflow", "tensorflow-cpu"), "tensorflow_hub": ("tensorflow-hub",)},
     "course": {
@@ -22,7 +22,7 @@ EXTRAS = {
         "otter": ("otter-grader",),
     },
     "dev": {"pytest": ("pytest",), "xdist": ("pytest-xdist",), "nbval": ("nbval",), "ruff": ("ruff",),
-            "hypothesis": ("hypothesis",), "playwright": ("playwright",)},
+            "hypothesis": ("hypothesis",), "playwright": ("playwright",), "mypy": ("mypy",)},
 }
 
 
