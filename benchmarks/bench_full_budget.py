@@ -6,7 +6,7 @@ The ``full`` profile is what a student runs on a Colab T4; the README promises <
 every training loop of every notebook (12 lectures, 11 solutions) this script builds the loop's models with
 the notebook's own coursekit constructors and the ``full=dict(...)`` of the notebook's ``ck.profile`` cell
 (parsed with ``ast``, so the prediction follows the notebook), runs *one* step of the step function the
-notebook uses (coursekit's ``gan_step`` / ``vae_step`` / module ``train_step``s, or the notebook's own step
+notebook uses (coursekit's ``gan_step`` / ``vae_step``, or the notebook's own step
 function executed from its cell) on the CPU, and measures:
 
 - **FLOPs** with ``torch.utils.flop_counter.FlopCounterMode`` (forward + backward; it counts matrix products
@@ -1033,14 +1033,15 @@ def lecture_06(cfg, path):
 
 
 def gan3d_loop(name, steps, batch, size, width, runs=1):
-    """``coursekit.nn.gan3d.train_step`` with D updated every step (the accuracy rule only skips D work)."""
+    """``ck.train.gan_step`` on a 3D-GAN with D updated every step (the accuracy rule only skips D work)."""
     from coursekit.nn import gan3d
+    from coursekit.train import gan_step
 
     def build(b):
         G, D = gan3d.build(size, ngf=width, ndf=width, seed=0)
         opt_g, opt_d = gan3d.optimizers(G, D)
-        real, z = images(b, 1, size, depth=size), torch.randn(b, gan3d.Z_DIM)
-        return (lambda: gan3d.train_step(G, D, opt_g, opt_d, real, z, threshold=None)), [G, D], [opt_g, opt_d]
+        step = gan_step(G, D, opt_g, opt_d, z_dim=G.z_dim)
+        return fit_step(step, images(b, 1, size, depth=size)), [G, D], [opt_g, opt_d]
 
     return Loop(
         name, runs * steps, batch, build, measure_batch=2, note="D updated on every step (upper bound)"

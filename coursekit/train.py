@@ -387,6 +387,7 @@ def gan_step(
     *,
     loss_d_fn: Callable | None = None,
     loss_g_fn: Callable | None = None,
+    update_d_if: Callable | None = None,
     device=None,
 ) -> Callable:
     """A step function for GANs: one discriminator update, then one generator update.
@@ -397,6 +398,11 @@ def gan_step(
     non-saturating losses of Goodfellow et al. 2014 (``coursekit.losses.discriminator_loss`` and
     ``generator_loss_nonsaturating``; pass ``generator_loss_saturating`` to compare).
     Logs ``{"loss_d": ..., "loss_g": ...}``.
+
+    ``update_d_if(real_logits, fake_logits) -> (update, logs)`` makes D's update conditional: it sees the
+    logits D's loss is computed from, before the update; D steps only when ``update`` is true, and ``logs``
+    (e.g. D's accuracy) join the step's numbers with ``d_updated`` (1.0 or 0.0). 3D-GAN's rule (Wu et al.
+    2016: update D only while its accuracy is <= 80%) is ``coursekit.nn.gan3d.accuracy_rule()``.
     ``z_dim`` is an int, or a shape such as (100, 1, 1) for a DCGAN generator; ``device`` defaults to the
     generator's device.
     """
@@ -415,15 +421,19 @@ def gan_step(
         discriminator.train()
         fake = generator(torch.randn((real.shape[0], *z_shape), device=dev))
 
-        opt_d.zero_grad(set_to_none=True)
-        loss_d = loss_d_fn(discriminator(real), discriminator(fake.detach()))
-        loss_d.backward()
-        opt_d.step()
+        real_logits, fake_logits = discriminator(real), discriminator(fake.detach())
+        loss_d = loss_d_fn(real_logits, fake_logits)
+        update, logs = update_d_if(real_logits, fake_logits) if update_d_if else (True, {})
+        if update:
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            opt_d.step()
 
         opt_g.zero_grad(set_to_none=True)
         loss_g = loss_g_fn(discriminator(fake))
         loss_g.backward()
         opt_g.step()
-        return {"loss_d": float(loss_d.detach()), "loss_g": float(loss_g.detach())}
+        logs = {"loss_d": float(loss_d.detach()), "loss_g": float(loss_g.detach()), **logs}
+        return {**logs, "d_updated": float(update)} if update_d_if else logs
 
     return step

@@ -9,6 +9,7 @@ import torch
 from coursekit import losses
 from coursekit.nn import count_parameters as count
 from coursekit.nn import gan3d
+from coursekit.train import gan_step
 
 
 def reference_counts(size: int, z_dim: int = 200, width: int = 64) -> tuple[int, int]:
@@ -110,31 +111,32 @@ def tiny_pair(seed=0):
     return g, d, *gan3d.optimizers(g, d, lr_d=1e-2)
 
 
-def test_train_step_skips_the_d_update_when_d_is_too_accurate():
+def test_gan_step_with_the_accuracy_rule_skips_the_d_update_when_d_is_too_accurate():
     g, d, opt_g, opt_d = tiny_pair()
     real = (torch.rand(4, 1, 16, 16, 16, generator=torch.Generator().manual_seed(1)) > 0.7).float()
-    z = torch.randn(4, 200, generator=torch.Generator().manual_seed(2))
     before = [p.detach().clone() for p in d.parameters()]
-    logs = gan3d.train_step(g, d, opt_g, opt_d, real, z, threshold=0.0)  # accuracy 0 passes only if 0
-    skipped = logs["d_acc"] > 0.0
+    torch.manual_seed(2)
+    logs = gan_step(g, d, opt_g, opt_d, z_dim=200, update_d_if=gan3d.accuracy_rule(0.0))(real, 0)
+    skipped = logs["d_acc"] > 0.0  # threshold 0: D may only update while it is always wrong
     assert logs["d_updated"] == (0.0 if skipped else 1.0)
     assert set(logs) == {"loss_d", "loss_g", "d_acc", "d_updated"}
     changed = any(not torch.equal(a, b) for a, b in zip(before, d.parameters(), strict=True))
     assert changed != skipped
-    # threshold 1.0 (or None) always updates
-    logs = gan3d.train_step(g, d, opt_g, opt_d, real, z, threshold=1.0)
-    assert logs["d_updated"] == 1.0
-    assert gan3d.train_step(g, d, opt_g, opt_d, real, z, threshold=None)["d_updated"] == 1.0
+    always = gan_step(g, d, opt_g, opt_d, z_dim=200, update_d_if=gan3d.accuracy_rule(1.0))
+    assert always(real, 1)["d_updated"] == 1.0
 
 
-def test_train_step_losses_are_the_gan_losses():
+def test_the_rule_sees_the_logits_of_the_d_loss_before_the_update():
     g, d, opt_g, opt_d = tiny_pair()
     real = (torch.rand(4, 1, 16, 16, 16, generator=torch.Generator().manual_seed(1)) > 0.7).float()
     z = torch.randn(4, 200, generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
-        expected = float(losses.discriminator_loss(d(real), d(g(z))))
-    logs = gan3d.train_step(g, d, opt_g, opt_d, real, z, threshold=None)
-    assert logs["loss_d"] == pytest.approx(expected, rel=1e-5)
+        expected_loss = float(losses.discriminator_loss(d(real), d(g(z))))
+        expected_acc = float(gan3d.discriminator_accuracy(d(real), d(g(z))))
+    torch.manual_seed(2)  # gan_step draws the same z
+    logs = gan_step(g, d, opt_g, opt_d, z_dim=200, update_d_if=gan3d.accuracy_rule())(real, 0)
+    assert logs["loss_d"] == pytest.approx(expected_loss, rel=1e-5)
+    assert logs["d_acc"] == pytest.approx(expected_acc)
 
 
 def test_d_learns_to_separate_solid_from_empty_on_a_tiny_problem():

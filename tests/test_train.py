@@ -100,6 +100,29 @@ def test_gan_step_updates_both_networks_with_z_of_the_requested_shape():
     assert all(not torch.equal(a, b) for a, b in zip(before_d, discriminator.parameters(), strict=True))
 
 
+def test_gan_step_updates_d_only_when_the_rule_says_so_and_logs_what_it_returns():
+    torch.manual_seed(0)
+    generator, discriminator = torch.nn.Linear(3, 2), torch.nn.Linear(2, 1)
+    opt_g = torch.optim.SGD(generator.parameters(), lr=0.1)
+    opt_d = torch.optim.SGD(discriminator.parameters(), lr=0.1)
+    seen = []
+
+    def every_other_step(real_logits, fake_logits):
+        seen.append((real_logits.shape, fake_logits.requires_grad))
+        return len(seen) % 2 == 0, {"calls": float(len(seen))}
+
+    step = gan_step(generator, discriminator, opt_g, opt_d, z_dim=3, update_d_if=every_other_step)
+    real = torch.randn(8, 2)
+    before = discriminator.weight.detach().clone()
+    logs = step(real, 0)
+    assert logs["d_updated"] == 0.0 and logs["calls"] == 1.0 and set(logs) == {"loss_d", "loss_g", "calls",
+                                                                                 "d_updated"}
+    assert torch.equal(discriminator.weight, before)
+    assert step(real, 1)["d_updated"] == 1.0
+    assert not torch.equal(discriminator.weight, before)
+    assert seen == [(torch.Size([8, 1]), True)] * 2  # the logits of D's loss, before the update
+
+
 def test_keyboard_interrupt_returns_history_and_model_so_far(tmp_path, capsys):
     model, optimizer, step, minibatch = regression()
 

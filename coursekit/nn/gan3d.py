@@ -17,7 +17,7 @@ z -> 256 (4^3) -> 128 (8^3) -> 64 (16^3) -> 1 (32^3). ``ngf`` / ``ndf`` scale ev
 Training (section 3.1 and 4 of the paper): Adam with beta1 = 0.5, G learning rate 2.5e-3, D learning rate
 1e-5, batch 100, and the **adaptive update rule**: the discriminator is updated only when its accuracy on
 the current batch is at most 80%, so that it cannot run away from the generator early on
-(:func:`discriminator_accuracy`, :func:`train_step`).
+(:func:`discriminator_accuracy`, :func:`accuracy_rule` for ``coursekit.train.gan_step``).
 
 As in ``coursekit.nn.dcgan``, D returns **logits** (``D(x) = sigmoid(logit)``); the losses are the ones of
 ``coursekit.losses`` (``discriminator_loss`` = the paper's L_3D-GAN = log D(x) + log(1 - D(G(z))) with the
@@ -188,46 +188,22 @@ def should_update_discriminator(accuracy, threshold: float = D_ACCURACY_THRESHOL
     return float(accuracy) <= threshold
 
 
-def train_step(
-    generator: nn.Module,
-    discriminator: nn.Module,
-    opt_g: torch.optim.Optimizer,
-    opt_d: torch.optim.Optimizer,
-    real: torch.Tensor,
-    z: torch.Tensor,
-    threshold: float | None = D_ACCURACY_THRESHOLD,
-    loss_d_fn=None,
-    loss_g_fn=None,
-) -> dict[str, float]:
-    """One 3D-GAN step: the D update (only if D's accuracy on this batch <= ``threshold``), then a G update.
+def accuracy_rule(threshold: float = D_ACCURACY_THRESHOLD):
+    """3D-GAN's condition on D's update (Wu et al. 2016, section 4), for ``coursekit.train.gan_step``'s
+    ``update_d_if``: update D only while its accuracy on the batch is <= ``threshold`` (80%).
 
-    ``threshold=None`` always updates D (the plain GAN step, for comparison). The accuracy is measured on
-    the same logits the D loss uses, before the update. Logs ``loss_d``, ``loss_g``, ``d_acc`` (0-1) and
-    ``d_updated`` (1.0 or 0.0).
+    The returned rule maps D's logits on the batch (real, generated), before the update, to
+    ``(update, {"d_acc": accuracy})``::
+
+        step = ck.train.gan_step(G, D, opt_g, opt_d, z_dim=G.z_dim, update_d_if=gan3d.accuracy_rule())
     """
-    from ..losses import discriminator_loss, generator_loss_nonsaturating
+    expect_probability("threshold", threshold)
 
-    loss_d_fn = loss_d_fn or discriminator_loss
-    loss_g_fn = loss_g_fn or generator_loss_nonsaturating
-    fake = generator(z)
-    real_logits, fake_logits = discriminator(real), discriminator(fake.detach())
-    loss_d = loss_d_fn(real_logits, fake_logits)
-    accuracy = discriminator_accuracy(real_logits, fake_logits)
-    update = threshold is None or should_update_discriminator(accuracy, threshold)
-    if update:
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
-    opt_g.zero_grad(set_to_none=True)
-    loss_g = loss_g_fn(discriminator(fake))
-    loss_g.backward()
-    opt_g.step()
-    return {
-        "loss_d": float(loss_d.detach()),
-        "loss_g": float(loss_g.detach()),
-        "d_acc": float(accuracy),
-        "d_updated": float(update),
-    }
+    def rule(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> tuple[bool, dict[str, float]]:
+        accuracy = float(discriminator_accuracy(real_logits, fake_logits))
+        return should_update_discriminator(accuracy, threshold), {"d_acc": accuracy}
+
+    return rule
 
 
 def occupancy_stats(volumes, threshold: float = 0.5) -> dict[str, numpy.ndarray]:  # noqa: F821
@@ -265,6 +241,7 @@ __all__ = [
     "Generator",
     "SIZES",
     "Z_DIM",
+    "accuracy_rule",
     "build",
     "discriminator_accuracy",
     "discriminator_block",
@@ -273,5 +250,4 @@ __all__ = [
     "occupancy_stats",
     "optimizers",
     "should_update_discriminator",
-    "train_step",
 ]
