@@ -554,7 +554,7 @@ def tv_measurement(size: int, images: int) -> Measurement:
 
 # --------------------------------------------------------------------------------- the loops, per notebook
 CPU = torch.device("cpu")
-CELEBA_ATTRIBUTES = 18  # icgan.load_faces gives CelebA's 18 attributes when cached (7 offline): the larger
+CELEBA_ATTRIBUTES = 18  # data.icgan_faces gives CelebA's 18 attributes when cached (7 offline): the larger
 
 
 def namespace(cfg, **extra) -> dict:
