@@ -58,7 +58,7 @@ def _framework_versions() -> str:
     try:
         import torch
 
-        torch_version = torch.__version__
+        torch_version = str(torch.__version__)
     except ImportError:
         torch_version = "not installed"
     tf_version = "not installed"

@@ -259,7 +259,8 @@ def _pggan_weights(weights) -> tuple[float, float, float]:
         or not all(isinstance(w, (int, float)) and not isinstance(w, bool) and w >= 0 for w in weights)
     ):
         raise ValueError(f"weights: expected three numbers >= 0 (l1, l2, l3), got {weights!r}")
-    return tuple(float(w) for w in weights)
+    l1, l2, l3 = (float(w) for w in weights)
+    return l1, l2, l3
 
 
 def reconstruction_l1(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

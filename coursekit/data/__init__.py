@@ -14,6 +14,9 @@ this package the name is the function; import a module's helpers by full path, e
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from ..errors import expect_choice
 from .digits import LabelledImages, digits
 from .faces import Faces, faces, icgan_faces, lfw_faces
@@ -22,7 +25,7 @@ from .registry import cache_dir, entry, fetch, is_online, names, network_status,
 from .shapes2d import Shapes2D, shapes2d
 from .voxels import voxels
 
-DATASETS = {
+DATASETS: dict[str, Callable[..., Any]] = {
     "digits": digits,
     "shapes2d": shapes2d,
     "faces": faces,
