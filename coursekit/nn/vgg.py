@@ -56,7 +56,7 @@ def build_trunk(depth: int | None = None) -> nn.Sequential:
     layers: list[nn.Module] = []
     channels = 3
     for item in CONFIG:
-        if item == "M":
+        if isinstance(item, str):  # "M"
             layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
         else:
             layers += [nn.Conv2d(channels, item, kernel_size=3, padding=1), nn.ReLU(inplace=False)]
@@ -74,7 +74,8 @@ def random_init(trunk: nn.Module, seed: int = 0) -> None:
                 fan_in = module.in_channels * module.kernel_size[0] * module.kernel_size[1]
                 weight = torch.randn(module.weight.shape, generator=generator) * (2.0 / fan_in) ** 0.5
                 module.weight.copy_(weight)
-                module.bias.zero_()
+                if module.bias is not None:
+                    module.bias.zero_()
 
 
 def imagenet_weights_path(weights: str = "auto"):
@@ -131,6 +132,9 @@ class VGGFeatures(nn.Module):
     the random weights. ``forward(x)`` takes (B, 3, H, W) RGB in [0, 1], normalises it with the ImageNet
     mean / std inside, and returns ``{layer name: feature map}``.
     """
+
+    mean: torch.Tensor  # buffers (1, 3, 1, 1)
+    std: torch.Tensor
 
     def __init__(self, layers=("relu5_4",), weights: str = "auto", seed: int = 0):
         super().__init__()
