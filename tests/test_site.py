@@ -27,6 +27,7 @@ COURSE_DOCS = sorted(p.relative_to(ROOT).with_suffix("").as_posix() for p in (RO
 BROWSER_LECTURES = ["lectures/00_tour", "lectures/01_vae", "lectures/05_super_resolution"]
 DEAD_WIDGET = "Error displaying widget"
 MATHJAX_TIMEOUT_MS = 20_000
+WIDGET_MIME_TYPES = ("application/vnd.jupyter.widget-view+json", "application/vnd.jupyter.widget-state+json")
 COLAB_PREFIX = "https://colab.research.google.com/github/"
 RENDERED_COUNT_JS = "imgs => imgs.filter(i => i.naturalWidth > 0).length"
 # What a page loads (as opposed to what it links to): these attributes of these tags.
@@ -70,6 +71,11 @@ def parse(page: Path) -> PageLinks:
     return parser
 
 
+def site_pages(site: Path) -> list[Path]:
+    """The site's HTML pages (not the theme's template fragments it copies into _static/)."""
+    return [p for p in site.rglob("*.html") if "_static" not in p.relative_to(site).parts]
+
+
 def is_external(address: str) -> bool:
     return bool(urlsplit(address).scheme) or address.startswith("//")
 
@@ -88,7 +94,7 @@ def test_every_lecture_lab_and_course_document_has_a_page(site):
 
 
 def test_no_internal_link_is_broken(site):
-    pages = {page: parse(page) for page in site.rglob("*.html")}
+    pages = {page: parse(page) for page in site_pages(site)}
     broken = []
     for page, parsed in pages.items():
         for address in parsed.links + parsed.loads:
@@ -106,7 +112,7 @@ def test_no_internal_link_is_broken(site):
 
 
 def test_no_page_loads_anything_from_the_internet(site):
-    loaded = {f"{page.relative_to(site)}: {a}" for page in site.rglob("*.html") for a in parse(page).loads
+    loaded = {f"{page.relative_to(site)}: {a}" for page in site_pages(site) for a in parse(page).loads
               if is_external(a) and not a.startswith("data:")}
     assert not loaded, f"pages load from the internet (the site must work offline): {sorted(loaded)[:10]}"
 
@@ -129,7 +135,7 @@ def test_lecture_page_shows_its_outputs_and_no_dead_widget(site, name):
     html = (site / f"{name}.html").read_text(encoding="utf-8")
     assert 'class="cell_output' in html, f"{name}: the page shows no cell output (not executed?)"
     assert "data:image/png" in html or re.search(r'<img[^>]+src="[^"]*_images/', html), f"{name}: no figure"
-    for dead in (DEAD_WIDGET, "application/vnd.jupyter.widget-view+json", "Traceback (most recent call"):
+    for dead in (DEAD_WIDGET, *WIDGET_MIME_TYPES, "Traceback (most recent call"):
         assert dead not in html, f"{name}: the page shows {dead!r}"
 
 
