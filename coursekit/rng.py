@@ -23,7 +23,7 @@ SUB_SEED_BOUND = 2**62  # sub-seeds are drawn from 0 .. SUB_SEED_BOUND - 1
 
 def expect_seed(seed) -> int:
     """``seed`` as a Python int >= 0 (numpy integers too); a ValueError naming what came otherwise."""
-    if isinstance(seed, Integral) and not isinstance(seed, bool):
+    if not isinstance(seed, bool) and isinstance(seed, Integral):
         seed = int(seed)
     return expect_positive_int("seed", seed, minimum=0)
 

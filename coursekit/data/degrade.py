@@ -104,7 +104,7 @@ def _expect_number(what: str, value, minimum: float = 0.0) -> float:
 
 
 def _expect_int_in(what: str, value, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or not lo <= value <= hi:
+    if isinstance(value, bool) or not isinstance(value, Integral) or not lo <= int(value) <= hi:
         raise ValueError(f"{what}: expected an integer in [{lo}, {hi}], got {value!r}")
     return int(value)
 
@@ -139,7 +139,7 @@ def _size(what: str, size) -> tuple[int, int]:
     """``size`` as (H, W): an int means a square."""
     if _is_range(size) and len(size) == 2:
         return expect_positive_int(f"{what} height", size[0]), expect_positive_int(f"{what} width", size[1])
-    if isinstance(size, Integral) and not isinstance(size, bool):
+    if not isinstance(size, bool) and isinstance(size, Integral):
         side = expect_positive_int(what, int(size))
         return side, side
     raise ValueError(f"{what}: expected an int or an (H, W) pair of ints, got {size!r}")
@@ -413,13 +413,14 @@ def _polyline_distance(points: torch.Tensor, h: int, w: int) -> torch.Tensor:
     the point-to-segment distance |p - (a + t (b - a))|, t = clamp(<p - a, b - a> / |b - a|^2, 0, 1).
     """
     ys, xs = _pixel_grid(h, w, points.device)
-    best = None
+    # the running minimum starts at infinity (a polyline of one point has no segment)
+    best = torch.full((*points.shape[:-2], h, w), math.inf, device=points.device)
     for a, b in zip(points.unbind(-2)[:-1], points.unbind(-2)[1:], strict=True):
         ay, ax = a[..., 0, None, None], a[..., 1, None, None]
         dy, dx = (b - a)[..., 0, None, None], (b - a)[..., 1, None, None]
         t = (((ys - ay) * dy + (xs - ax) * dx) / (dy**2 + dx**2).clamp_min(1e-12)).clamp(0.0, 1.0)
         d = torch.hypot(ys - ay - t * dy, xs - ax - t * dx)
-        best = d if best is None else torch.minimum(best, d)
+        best = torch.minimum(best, d)
     return best
 
 
