@@ -117,8 +117,8 @@ def extract_features(extractor: Callable, images, batch_size: int = 64, device=N
                 batch = images[start : start + batch_size].to(device)
                 chunks.append(extractor(batch).reshape(batch.shape[0], -1).double().cpu())
     finally:
-        if was_training:
-            extractor.train()
+        if isinstance(extractor, torch.nn.Module):
+            extractor.train(was_training)
     return torch.cat(chunks).numpy()
 
 

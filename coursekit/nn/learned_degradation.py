@@ -21,6 +21,8 @@ The hand-made degradations (blur, noise, JPEG, down-sampling, ...) are ``coursek
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -28,9 +30,17 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from ..errors import expect_positive_int, expect_tensor
 
+
+class AdamSettings(TypedDict):
+    """Keyword arguments of ``torch.optim.Adam``."""
+
+    lr: float
+    betas: tuple[float, float]
+
+
 HR_SIZE, LR_SIZE, SCALE = 64, 16, 4
 NOISE_DIM = 64
-ADAM = {"lr": 1e-4, "betas": (0.0, 0.9)}
+ADAM: AdamSettings = {"lr": 1e-4, "betas": (0.0, 0.9)}
 D_STEPS = 5
 
 
@@ -53,10 +63,10 @@ class PreActBlock(nn.Module):
 
 
 def _head(nf: int, channels: int) -> nn.Sequential:
-    head = nn.Sequential(nn.BatchNorm2d(nf), nn.ReLU(), nn.Conv2d(nf, channels, 3, 1, 1))
-    nn.init.zeros_(head[-1].weight)  # start exactly at the fixed path (see the module docstring)
-    nn.init.zeros_(head[-1].bias)
-    return head
+    out = nn.Conv2d(nf, channels, 3, 1, 1)
+    for parameter in out.parameters():  # start exactly at the fixed path (see the module docstring)
+        nn.init.zeros_(parameter)
+    return nn.Sequential(nn.BatchNorm2d(nf), nn.ReLU(), out)
 
 
 def target_lr(hr: torch.Tensor, scale: int = SCALE) -> torch.Tensor:
