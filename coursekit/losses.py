@@ -311,7 +311,6 @@ def pggan_discriminator_loss(real_global, real_patch, fake_global, fake_patch) -
 # logits C(x). Relativistic average D (ESRGAN eq. 1-2): D_Ra(x_r, x_f) = sigmoid(C(x_r) - E_xf[C(x_f)]),
 # "how much more real is this real image than the average fake"; log sigmoid is again a softplus.
 ESRGAN_WEIGHTS = {"pixel": 1e-2, "perceptual": 1.0, "gan": 5e-3}  # BasicSR train_ESRGAN_x4.yml
-DEGRADATION_WEIGHTS = {"alpha": 1.0, "beta": 0.05}  # Bulat et al. 2018, eq. 1: alpha pixel + beta GAN
 
 
 def _same_shape(names: tuple[str, str], a: torch.Tensor, b: torch.Tensor) -> None:

@@ -233,4 +233,5 @@ def import_monitored() -> None:
         if name.startswith("coursekit."):
             importlib.import_module(name)
     if "torch" in sys.modules and "tensorflow" not in sys.modules:
-        importlib.import_module("torch._dynamo")  # wraps torch.manual_seed when first imported
+        for name in REBINDING_MODULES:  # torch._dynamo wraps torch.manual_seed when first imported
+            importlib.import_module(name)

@@ -36,7 +36,6 @@ from .images import as_batch
 EMBEDDING_DIM = 100
 STYLE_SIZE = 256
 MIN_CONTENT_SIZE = 16
-HUB_HANDLE = "https://tfhub.dev/google/magenta/arbitrary-image-stylization-v1-256/2"
 
 
 class ConditionalInstanceNorm(keras.layers.Layer):
