@@ -292,9 +292,10 @@ def celeba_attribute_table(folder: Path) -> tuple[list[str], list[str], np.ndarr
     rows = [line.split() for line in lines[2:] if line.strip()]
     if len(rows) != count:
         raise ValueError(f"{path}: expected {count:,} image rows (line 1), got {len(rows):,}")
-    short = [i for i, row in enumerate(rows) if len(row) != len(columns) + 1]
-    table = np.array([row[1:] for row in rows]) if not short else None
-    bad = short or np.flatnonzero(~((table == "1") | (table == "-1")).all(axis=1)).tolist()
+    bad = [i for i, row in enumerate(rows) if len(row) != len(columns) + 1]
+    if not bad:
+        table = np.array([row[1:] for row in rows])
+        bad = np.flatnonzero(~((table == "1") | (table == "-1")).all(axis=1)).tolist()
     if bad:
         raise ValueError(
             f"{path} line {bad[0] + 3}: expected {len(columns)} values -1 or 1 after the file name, "

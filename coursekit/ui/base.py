@@ -13,6 +13,7 @@ import contextlib
 import io
 import math
 import os
+from typing import Any
 
 import numpy as np
 
@@ -131,7 +132,7 @@ def image_to_png(image, min_size: int = MIN_IMAGE_SIZE) -> bytes:
     picture = Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
     factor = max(1, math.ceil(min_size / max(picture.size)))
     if factor > 1:
-        picture = picture.resize((picture.width * factor, picture.height * factor), Image.NEAREST)
+        picture = picture.resize((picture.width * factor, picture.height * factor), Image.Resampling.NEAREST)
     buffer = io.BytesIO()
     picture.save(buffer, format="png")
     return buffer.getvalue()
@@ -157,7 +158,7 @@ class StaticOrLive:
 
     def __init__(self, static: bool | None = None):
         self.static = use_static(static)
-        self.widget = None
+        self.widget: Any | None = None  # the ipywidgets box of the live form
         self.png: bytes | None = None
 
     def live(self) -> bool:
@@ -166,6 +167,8 @@ class StaticOrLive:
 
     def static_png(self) -> bytes:
         """The picture of the static form."""
+        if self.png is None:
+            raise RuntimeError(f"{type(self).__name__}: expected a picture (png bytes) to show, got none yet")
         return self.png
 
     def show_live(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from ..errors import describe, expect_positive_int
 from . import base
@@ -93,11 +94,12 @@ class TrainingDashboard(base.StaticOrLive):
         self.steps: list[int] = []
         self.values: dict[str, list[float]] = {name: [] for name in self.metrics or ()}
         self.stop_requested = False
-        self._handle = None
+        self._handle: Any | None = None  # IPython's display handle of the figure
         self._polls = False  # whether on_step looks for clicks (decided when the controls are shown)
         self._polled_at = 0.0
         widgets = base.ipywidgets_or_none()
-        self.stop_button = self.status = None
+        self.stop_button: Any | None = None
+        self.status: Any | None = None
         if widgets is not None:
             self.stop_button = widgets.Button(
                 description="Stop", button_style="danger", tooltip="Stop training"

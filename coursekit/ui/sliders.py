@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from ..errors import describe, expect_positive_int
 from . import base
@@ -69,7 +70,7 @@ class ImageSlider(base.StaticOrLive):
         self.sliders = made if widgets is not None else {}
         self.values = {name: (s.value if widgets is not None else s) for name, s in made.items()}
         self.png = self.render()
-        self.image = None
+        self.image: Any | None = None
         if widgets is not None:
             self.image = widgets.Image(value=self.png, format="png")
             for name, slider in self.sliders.items():
@@ -85,7 +86,8 @@ class ImageSlider(base.StaticOrLive):
     def _changed(self, name: str, value) -> None:
         self.values[name] = value
         self.png = self.render()
-        self.image.value = self.png
+        if self.image is not None:
+            self.image.value = self.png
 
 
 def image_slider(

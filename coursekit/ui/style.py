@@ -63,7 +63,7 @@ class StyleTransferWidget(base.StaticOrLive):
             steps=start,
         )
         self.content_weight = defaults.content
-        self.result = None
+        self.result: st.Result | None = None
         widgets = None if self.static else base.ipywidgets_or_none()
         if widgets is not None:
             self._build(widgets, (low, high))
@@ -122,7 +122,7 @@ class StyleTransferWidget(base.StaticOrLive):
         """The static form: one transfer with the start values (its summary printed), as PNG."""
         self.run()
         print(self.summary)
-        return self.png
+        return super().static_png()
 
 
 def style_transfer_widget(
