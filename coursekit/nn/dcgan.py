@@ -26,6 +26,8 @@ Two deliberate differences from the reference code, both exact re-parametrisatio
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from typing import Protocol
 
 import torch
 from torch import nn
@@ -43,7 +45,19 @@ def _upsampling_layers(size: int) -> int:
     return int(math.log2(size)) - 2
 
 
-def sample_from_prior(generator: nn.Module, n: int, seed: int | None = None, device=None) -> torch.Tensor:
+class LatentGenerator(Protocol):
+    """A network mapping codes z of size ``z_dim`` to samples (this module's and gan3d's Generator)."""
+
+    z_dim: int
+
+    def __call__(self, z: torch.Tensor) -> torch.Tensor: ...
+
+    def parameters(self) -> Iterator[nn.Parameter]: ...
+
+
+def sample_from_prior(
+    generator: LatentGenerator, n: int, seed: int | None = None, device=None
+) -> torch.Tensor:
     """``generator(z)`` for ``n`` draws z ~ N(0, I) of size ``generator.z_dim``, without gradients (z drawn on
     the CPU from ``seed`` when given, so the samples do not depend on the device)."""
     expect_positive_int("n", n)

@@ -86,19 +86,18 @@ class SRCNN(nn.Module):
         from the first step on. The paper starts from N(0, 0.001) and trains for ~10^8 backpropagations;
         from that start, a few minutes of CPU leave SRCNN below bicubic.
         """
-        first, mid, last = self.body[0], self.body[2], self.body[4]
+        first, mid, last = (m for m in self.body if isinstance(m, nn.Conv2d))
         c = self.channels
         if first.out_channels < c or mid.out_channels < c:
             raise ValueError(
                 f"init_identity: expected n1, n2 >= channels ({c}), "
                 f"got {first.out_channels}, {mid.out_channels}"
             )
-        first.weight[:c].zero_()
-        first.bias[:c].zero_()
-        mid.weight[:c].zero_()
-        mid.bias[:c].zero_()
-        last.weight.zero_()
-        last.bias.zero_()
+        for conv in (first, mid):
+            for parameter in conv.parameters():  # weight and bias, output channels first
+                parameter[:c].zero_()
+        for parameter in last.parameters():
+            parameter.zero_()
         for i in range(c):
             first.weight[i, i, first.kernel_size[0] // 2, first.kernel_size[1] // 2] = 1.0
             mid.weight[i, i, mid.kernel_size[0] // 2, mid.kernel_size[1] // 2] = 1.0
@@ -180,8 +179,8 @@ class SRResNet(nn.Module):
         self.tail = nn.Conv2d(width, channels, 9, padding=4)
         self.bicubic_skip = bool(bicubic_skip)
         if self.bicubic_skip:
-            nn.init.zeros_(self.tail.weight)
-            nn.init.zeros_(self.tail.bias)
+            for parameter in self.tail.parameters():
+                nn.init.zeros_(parameter)
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
         expect_tensor("SRResNet input (low-resolution image)", lr, ndim=4, channels=self.channels)

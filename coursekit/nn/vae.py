@@ -170,7 +170,8 @@ def conv_widths(size: int, width: int = 32, max_width: int = 256) -> list[int]:
     """
     expect_positive_int("width", width)
     expect_positive_int("max_width", max_width)
-    widths, side = [], size
+    widths: list[int] = []
+    side = size
     while side % 2 == 0 and side > 7:
         widths.append(min(width * 2 ** len(widths), max_width))
         side //= 2
