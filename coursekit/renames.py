@@ -55,9 +55,9 @@ def renamed_keywords(**old_to_new: str):
                 kwargs[new] = kwargs.pop(old)
             return target(*args, **kwargs)
 
-        accept_retired_names.renamed_keywords = dict(old_to_new)
+        accept_retired_names.__dict__["renamed_keywords"] = dict(old_to_new)
         if inspect.isclass(obj):
-            obj.__init__ = accept_retired_names
+            type.__setattr__(obj, "__init__", accept_retired_names)
             return obj
         return accept_retired_names
 
