@@ -146,4 +146,4 @@ doctor: setup
 	$(BIN)/python -m coursekit doctor
 
 clean:
-	rm -rf $(VENV) build .pytest_cache .ruff_cache
+	rm -rf $(VENV) build .pytest_cache .ruff_cache .mypy_cache
