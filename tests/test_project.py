@@ -39,8 +39,9 @@ def test_extras_are_ranges_and_complete():
     assert {"jupyterlab", "ipywidgets", "matplotlib", "tqdm", "scikit-image", "scikit-learn",
             "otter-grader"} <= names["course"]
     assert "coursekit[torch,tf]" in extras["course"]
-    assert names["dev"] >= {"pytest", "pytest-xdist", "nbval", "ruff", "hypothesis"}
-    assert names["docs"] == {"sphinx", "myst-nb", "jupyter-cache", "sphinx-book-theme", "sphinx-mathjax-offline"}
+    assert names["dev"] >= {"pytest", "pytest-xdist", "nbval", "ruff", "hypothesis", "mypy"}
+    assert names["docs"] == {"sphinx", "myst-nb", "jupyter-cache", "sphinx-book-theme",
+                             "sphinx-mathjax-offline"}
     # Colab's install adds what Colab lacks and nothing it ships (tests/test_colab_install.py resolves it)
     assert "jupyter-ui-poll" in names["colab"]
     assert not names["colab"] & {"otter-grader", "jupyterlab", "ipywidgets", "torch", "tensorflow",
@@ -88,7 +89,9 @@ def test_readme_table_is_generated_from_the_manifest():
 def test_ci_runs_make_test_and_make_test_runs_everything():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
     makefile = (ROOT / "Makefile").read_text()
-    assert re.search(r"^test: lint labs-check unit colab notebooks", makefile, re.M)
+    assert re.search(r"^test: lint typecheck labs-check unit colab notebooks", makefile, re.M)
+    assert re.search(r"^typecheck: setup\n\t\$\(BIN\)/mypy$", makefile, re.M)
+    assert PYPROJECT["tool"]["mypy"]["packages"] == ["coursekit"]
     assert "coursekit assign --check" in makefile and "coursekit readme --check" in makefile
     assert "--nbval-lax --nbval-current-env" in makefile and "COURSEKIT_PROFILE=smoke" in makefile
 
