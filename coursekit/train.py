@@ -128,6 +128,7 @@ def fit(
             return FitResult(history, models, start, "finished", last_checkpoint)
 
         def save_now(done: int) -> Path:
+            assert checkpoint_dir is not None  # checked above: saving is asked for only with a checkpoint_dir
             state = {
                 "models": {name: m.state_dict() for name, m in models.items()},
                 "optimizers": {name: o.state_dict() for name, o in optimizers.items()},
@@ -266,7 +267,7 @@ def _call(callbacks: list, method: str, history: dict) -> None:
 
 def _starting_point(checkpoint_dir, resume: bool, models: dict, optimizers: dict):
     """A fresh history, or (resume=True) the newest checkpoint's history with models and optimizers loaded."""
-    fresh = {"step": []}
+    fresh: dict[str, list] = {"step": []}
     if checkpoint_dir is None:
         return fresh, None
     newest = checkpoint.latest_checkpoint(checkpoint_dir)
@@ -307,7 +308,7 @@ def _restore(what: str, objects: dict, saved: dict) -> None:
 def _random_state() -> dict:
     import torch
 
-    state = {"torch": torch.get_rng_state()}
+    state: dict[str, torch.Tensor | list[torch.Tensor]] = {"torch": torch.get_rng_state()}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
