@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -206,13 +207,12 @@ def accuracy_rule(threshold: float = D_ACCURACY_THRESHOLD):
     return rule
 
 
-def occupancy_stats(volumes, threshold: float = 0.5) -> dict[str, numpy.ndarray]:  # noqa: F821
+def occupancy_stats(volumes, threshold: float = 0.5) -> dict[str, np.ndarray]:
     """Per object: fill ratio (occupied fraction of the grid), connected components (26-connectivity,
     ``scipy.ndimage.label``) and the share of occupied voxels in the largest component.
 
     ``volumes``: (B, 1, R, R, R) or (B, R, R, R) occupancies; a voxel is occupied when > ``threshold``.
     """
-    import numpy as np
     from scipy import ndimage
 
     v = volumes.detach().cpu().numpy() if isinstance(volumes, torch.Tensor) else np.asarray(volumes)
