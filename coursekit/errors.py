@@ -1,13 +1,21 @@
 """Input validation shared by every public coursekit function.
 
-Every check raises ``ValueError`` with a message that names what was expected and what came, so a student
-reading the traceback knows what to change. Unknown names get the closest valid names as suggestions.
+Every check raises with a message that names what was expected and what came, so a student reading the
+traceback knows what to change: ``TypeError`` for a value of the wrong type (a list where a tensor belongs,
+an integer tensor where a float one does, "3" for 3), ``ValueError`` for a value of the right type that is
+out of bounds. Unknown names get the closest valid names as suggestions.
+
+Range checks (``value_range``) read a tensor's minimum and maximum back to the CPU, which makes the host wait
+for the GPU. Functions called once (datasets, metrics, restoration) always check; code that runs on every
+training step (losses, forward passes) passes ``value_range=step_range(lo, hi)``: checked only under
+``COURSEKIT_DEBUG=1``.
 """
 
 from __future__ import annotations
 
 import difflib
 import math
+import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -51,9 +59,9 @@ def expect_tensor(
     import torch
 
     if not isinstance(x, torch.Tensor):
-        raise ValueError(f"{what}: expected a torch.Tensor, got {describe(x)}")
+        raise TypeError(f"{what}: expected a torch.Tensor, got {describe(x)}")
     if floating and not x.is_floating_point():
-        raise ValueError(f"{what}: expected a floating-point tensor, got dtype {x.dtype}")
+        raise TypeError(f"{what}: expected a floating-point tensor, got dtype {x.dtype}")
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
         if x.ndim not in allowed:
@@ -79,16 +87,38 @@ def expect_tensor(
     return x
 
 
+def debug_checks() -> bool:
+    """True under ``COURSEKIT_DEBUG=1``: per-step code then also checks value ranges (a GPU sync per call)."""
+    return os.environ.get("COURSEKIT_DEBUG", "0").strip() not in ("", "0")
+
+
+def step_range(lo: float, hi: float) -> tuple[float, float] | None:
+    """``value_range`` for a check in code that runs every training step: ``(lo, hi)`` under
+    ``COURSEKIT_DEBUG=1``, otherwise None (no range check, so no wait for the GPU)."""
+    return (lo, hi) if debug_checks() else None
+
+
 def expect_positive_int(what: str, value: Any, minimum: int = 1) -> int:
     """Check an integer argument such as a size, a count or a step number."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(
+            f"{what}: expected an integer >= {minimum}, got {value!r} of type {type(value).__name__}"
+        )
+    if value < minimum:
         raise ValueError(f"{what}: expected an integer >= {minimum}, got {value!r}")
     return value
 
 
+def expect_number(what: str, value: Any, meaning: str = "a number") -> float:
+    """Check that ``value`` is a real number (int or float, not bool); ``meaning`` completes the message."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{what}: expected {meaning}, got {value!r} of type {type(value).__name__}")
+    return float(value)
+
+
 def expect_probability(what: str, value: Any) -> float:
     """Check a number in [0, 1]."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
+    if not 0.0 <= expect_number(what, value, "a number in [0, 1]") <= 1.0:
         raise ValueError(f"{what}: expected a number in [0, 1], got {value!r}")
     return float(value)
 

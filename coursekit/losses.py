@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .errors import expect_choice, expect_tensor
+from .errors import expect_choice, expect_number, expect_tensor, step_range
 
 
 # ------------------------------------------------------------------------------------------------- GAN
@@ -123,10 +123,11 @@ def bernoulli_nll(recon: torch.Tensor, x: torch.Tensor, reduction: str = "none")
 
     The reconstruction term of Kingma & Welling 2014, Eq. 10, with the Bernoulli decoder of their Appendix
     C.1 and one sample z per image. ``recon`` holds the decoder's probabilities, ``x`` the images; both in
-    [0, 1] and of the same shape.
+    [0, 1] and of the same shape (checked under ``COURSEKIT_DEBUG=1``: a range check waits for the GPU, and
+    this runs every step).
     """
-    expect_tensor("recon", recon, value_range=(0.0, 1.0))
-    expect_tensor("x", x, value_range=(0.0, 1.0))
+    expect_tensor("recon", recon, value_range=step_range(0.0, 1.0))
+    expect_tensor("x", x, value_range=step_range(0.0, 1.0))
     if recon.shape != x.shape:
         raise ValueError(
             f"recon and x: expected the same shape, got {tuple(recon.shape)} and {tuple(x.shape)}"
@@ -169,7 +170,7 @@ def beta_vae_loss(recon, x, mu, logvar, beta: float = 4.0, reduction: str = "mea
     reconstructions); beta = 1 gives back :func:`elbo_loss`. Bernoulli decoder as in the paper's dSprites
     experiments; ``recon`` holds its probabilities.
     """
-    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not beta >= 0:
+    if not expect_number("beta", beta, "a number >= 0 (1 is the plain VAE)") >= 0:
         raise ValueError(f"beta: expected a number >= 0 (1 is the plain VAE), got {beta!r}")
     per_image = bernoulli_nll(recon, x) + beta * kl_divergence(mu, logvar)
     return _reduce_images(per_image, reduction)
@@ -182,7 +183,7 @@ def beta_vae_terms(beta: float = 4.0):
     batch means; Higgins et al. 2017, Eq. 4), ``outputs`` being the VAE's ``(recon, mu, logvar)``. The
     logged "kl" is the unweighted KL, so runs with different betas can be compared.
     """
-    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not beta >= 0:
+    if not expect_number("beta", beta, "a number >= 0 (1 is the plain VAE)") >= 0:
         raise ValueError(f"beta: expected a number >= 0 (1 is the plain VAE), got {beta!r}")
 
     def terms(outputs, x) -> dict[str, torch.Tensor]:

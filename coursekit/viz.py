@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from .errors import describe, expect_positive_int
+from .errors import describe, expect_positive_int, expect_probability
 
 STEP_KEYS = ("step", "iteration", "iter", "epoch")
 
@@ -27,9 +27,9 @@ def _as_numpy(what: str, x) -> np.ndarray:
         x = x.detach().cpu()
         x = x.float().numpy() if x.is_floating_point() else x.numpy()
     if not isinstance(x, np.ndarray):
-        raise ValueError(f"{what}: expected a torch.Tensor or numpy array, got {describe(x)}")
+        raise TypeError(f"{what}: expected a torch.Tensor or numpy array, got {describe(x)}")
     if x.dtype == bool or not np.issubdtype(x.dtype, np.number):
-        raise ValueError(f"{what}: expected numeric values, got dtype {x.dtype}")
+        raise TypeError(f"{what}: expected numeric values, got dtype {x.dtype}")
     return x
 
 
@@ -85,8 +85,7 @@ def make_grid(images, nrow: int | None = None, pad: int = 2, pad_value: float = 
     if nrow is not None:
         expect_positive_int("nrow", nrow)
     expect_positive_int("pad", pad, minimum=0)
-    if isinstance(pad_value, bool) or not isinstance(pad_value, (int, float)) or not 0.0 <= pad_value <= 1.0:
-        raise ValueError(f"pad_value: expected a number in [0, 1], got {pad_value!r}")
+    expect_probability("pad_value", pad_value)
     count, channels, height, width = x.shape
     rows, columns = grid_shape(count, nrow)
     grid = np.full(
@@ -162,7 +161,7 @@ def _expect_crop(crop, height: int, width: int) -> tuple[int, int, int]:
         or len(crop) != 3
         or not all(isinstance(v, int) and not isinstance(v, bool) for v in crop)
     ):
-        raise ValueError(f"crop: expected a (top, left, size) tuple of 3 integers, got {crop!r}")
+        raise TypeError(f"crop: expected a (top, left, size) tuple of 3 integers, got {crop!r}")
     top, left, size = crop
     if top < 0 or left < 0 or size < 1 or top + size > height or left + size > width:
         raise ValueError(
@@ -186,7 +185,9 @@ def compare(
     the box's contents enlarged ``zoom`` times by pixel repetition, so the pixels are seen as they are.
     Returns the Figure (one Axes per image, two with a crop).
     """
-    if not isinstance(images, Mapping) or not images:
+    if not isinstance(images, Mapping):
+        raise TypeError(f"images: expected a dict {{name: (C, H, W) image}}, got {describe(images)}")
+    if not images:
         raise ValueError(
             f"images: expected a non-empty dict {{name: (C, H, W) image}}, got {describe(images)}"
         )
@@ -242,12 +243,12 @@ def _history_series(history) -> tuple[str, dict[str, tuple[np.ndarray, np.ndarra
         for name, values in history.items():
             values = list(values) if isinstance(values, (Sequence, np.ndarray)) else values
             if not isinstance(values, list) or not all(_is_number(v) for v in values):
-                raise ValueError(f"history[{name!r}]: expected a list of numbers, got {describe(values)}")
+                raise TypeError(f"history[{name!r}]: expected a list of numbers, got {describe(values)}")
             series[str(name)] = (np.arange(len(values)), np.asarray(values, dtype=np.float64))
         return "step", series
     if isinstance(history, Sequence) and not isinstance(history, str) and history:
         if not all(isinstance(record, Mapping) for record in history):
-            raise ValueError("history: expected a list of dicts (one record per step), got other items in it")
+            raise TypeError("history: expected a list of dicts (one record per step), got other items in it")
         step_key = next((k for k in STEP_KEYS if all(_is_number(r.get(k)) for r in history)), None)
         names = dict.fromkeys(k for r in history for k, v in r.items() if k != step_key and _is_number(v))
         series = {}
@@ -259,7 +260,8 @@ def _history_series(history) -> tuple[str, dict[str, tuple[np.ndarray, np.ndarra
                 np.asarray([r[name] for _, r in records], float),
             )
         return step_key or "record", series
-    raise ValueError(
+    empty_list = isinstance(history, Sequence) and not isinstance(history, str)
+    raise (ValueError if empty_list else TypeError)(
         f"history: expected a dict {{name: [values]}} or a non-empty list of dicts, got {describe(history)}"
     )
 
@@ -366,7 +368,7 @@ def plot_voxels(
     if not np.isfinite(v).all():
         raise ValueError("volume: expected finite values, got NaN or inf")
     if isinstance(threshold, bool) or not _is_number(threshold):
-        raise ValueError(f"threshold: expected a number, got {threshold!r}")
+        raise TypeError(f"threshold: expected a number, got {threshold!r}")
     expect_positive_int("max_size", max_size)
     occupied = downsample_occupancy(v > threshold, max_size)
     if ax is None:

@@ -59,8 +59,10 @@ def test_beta_vae_loss_weights_the_kl_by_beta():
     terms = losses.beta_vae_terms(4)((recon, mu, logvar), x)
     torch.testing.assert_close(terms["loss"], nll + 4 * kl)
     torch.testing.assert_close(terms["kl"], kl)
-    for bad in (-1.0, True, "4"):
-        with pytest.raises(ValueError, match="beta: expected a number >= 0"):
+    with pytest.raises(ValueError, match="beta: expected a number >= 0"):
+        losses.beta_vae_terms(-1.0)
+    for bad in (True, "4"):
+        with pytest.raises(TypeError, match="beta: expected a number >= 0"):
             losses.beta_vae_terms(bad)
 
 

@@ -170,12 +170,48 @@ def test_expect_tensor_messages():
         errors.expect_tensor("images", torch.zeros(3, 8, 8), ndim=4)
     with pytest.raises(ValueError, match=r"expected values in \[0, 1\], got values in \[-1, 1\]"):
         errors.expect_tensor("images", torch.tensor([-1.0, 1.0]), value_range=(0, 1))
-    with pytest.raises(ValueError, match="expected a floating-point tensor, got dtype torch.uint8"):
+    with pytest.raises(TypeError, match="expected a floating-point tensor, got dtype torch.uint8"):
         errors.expect_tensor("images", torch.zeros(2, dtype=torch.uint8))
     with pytest.raises(ValueError, match="expected 3 channels, got 1"):
         errors.expect_tensor("images", torch.zeros(2, 1, 4, 4), channels=3)
     with pytest.raises(ValueError, match="expected finite values"):
         errors.expect_tensor("images", torch.tensor([float("nan")]), value_range=(0, 1))
+
+
+@pytest.mark.parametrize(
+    ("check", "error", "message"),
+    [
+        (lambda: errors.expect_tensor("x", [0.0]), TypeError, r"x: expected a torch.Tensor, got list"),
+        (lambda: errors.expect_positive_int("n", "3"), TypeError, r"n: expected an integer >= 1, got '3' of"),
+        (lambda: errors.expect_positive_int("n", 2.0), TypeError, r"got 2.0 of type float"),
+        (lambda: errors.expect_positive_int("n", True), TypeError, r"got True of type bool"),
+        (lambda: errors.expect_positive_int("n", 0), ValueError, r"n: expected an integer >= 1, got 0"),
+        (lambda: errors.expect_probability("p", "0.5"), TypeError, r"p: expected a number in \[0, 1\]"),
+        (lambda: errors.expect_probability("p", 1.5), ValueError, r"p: expected a number in .*, got 1.5"),
+    ],
+)
+def test_a_wrong_type_raises_type_error_and_a_bad_value_value_error(check, error, message):
+    with pytest.raises(error, match=message):
+        check()
+
+
+def test_range_checks_of_per_step_code_run_only_under_coursekit_debug(monkeypatch):
+    from coursekit import losses
+
+    recon, x = torch.full((1, 1, 2, 2), 0.5), torch.full((1, 1, 2, 2), 1.0)
+
+    def no_readback(*args, **kwargs):
+        raise AssertionError("a range check read the tensor back (a GPU sync on every step)")
+
+    monkeypatch.delenv("COURSEKIT_DEBUG", raising=False)
+    with monkeypatch.context() as patch:
+        patch.setattr(torch, "aminmax", no_readback)
+        assert errors.step_range(0.0, 1.0) is None
+        losses.bernoulli_nll(recon, x)  # no check, no read-back
+    monkeypatch.setenv("COURSEKIT_DEBUG", "1")
+    assert errors.step_range(0.0, 1.0) == (0.0, 1.0)
+    with pytest.raises(ValueError, match=r"x: expected values in \[0.0, 1.0\], got values in \[1.5, 1.5\]"):
+        losses.bernoulli_nll(recon, x + 0.5)
 
 
 def test_setup_prints_one_line(monkeypatch, capsys):

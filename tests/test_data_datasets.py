@@ -46,10 +46,12 @@ def test_digits_bad_split(split):
 
 
 @pytest.mark.parametrize(
-    "kwargs, match", [({"size": 0}, "size"), ({"size": 2.5}, "size"), ({"source": "web"}, "source")]
+    "kwargs, error, match",
+    [({"size": 0}, ValueError, "size"), ({"size": 2.5}, TypeError, "size"),
+     ({"source": "web"}, ValueError, "source")],
 )
-def test_digits_bad_arguments(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+def test_digits_bad_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
         ckd.digits(**kwargs)
 
 

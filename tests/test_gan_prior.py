@@ -101,6 +101,8 @@ def test_staged_generator_reproduces_g_at_every_level(gan):
         assert staged.features(z, 1).shape == (2, 16, 4, 4) and staged.features(z, 2).shape == (2, 8, 8, 8)
     with pytest.raises(ValueError, match="level: expected an int in"):
         staged.features(z, 7)
+    with pytest.raises(TypeError, match="level: expected an int in"):
+        staged.features(z, 1.0)
 
 
 def test_expansion_improves_fidelity(gan):
@@ -150,5 +152,5 @@ def test_bad_input_names_expected_and_actual(gan):
         gp.restore(G, D, R.Identity(), torch.rand(1, 3, 16, 16), lam=-1.0)
     with pytest.raises(ValueError, match=r"z_init: expected shape \(2, 100\)"):
         gp.restore(G, D, R.Identity(), torch.rand(1, 3, 16, 16), restarts=2, z_init=torch.zeros(3, 100))
-    with pytest.raises(ValueError, match="expected a coursekit.nn.dcgan.Generator"):
+    with pytest.raises(TypeError, match="expected a coursekit.nn.dcgan.Generator"):
         gp.StagedGenerator(torch.nn.Linear(2, 2))

@@ -109,15 +109,20 @@ def test_discriminator_two_heads_share_the_trunk():
     assert all(p.grad is None or p.grad.abs().sum() == 0 for p in D.patch_head.parameters())
 
 
-def test_bad_input_raises_value_errors_that_name_the_problem():
+def test_bad_input_raises_value_errors_that_name_the_problem(monkeypatch):
     G, D = ip.build(32, 3, ngf=8, ndf=8, n_blocks=1)
     x = torch.rand(2, 3, 32, 32)
     with pytest.raises(ValueError, match="mask"):
         G(x, torch.zeros(2, 1, 16, 16))
     with pytest.raises(ValueError, match="divisible by 4"):
         G(torch.rand(1, 3, 30, 30), torch.zeros(1, 1, 30, 30))
+    with pytest.raises(ValueError, match=r"hole_psnr|\[0.0, 1.0\]"):
+        ip.hole_psnr(x * 3, x, torch.zeros(2, 1, 32, 32))  # an entry point checks ranges on every call
+    monkeypatch.setenv("COURSEKIT_DEBUG", "1")  # forward passes (every training step) only in debug mode
     with pytest.raises(ValueError, match=r"\[0.0, 1.0\]"):
         G(x * 3, torch.zeros(2, 1, 32, 32))
+    with pytest.raises(ValueError, match=r"\[0.0, 1.0\]"):
+        D(x * 3)
     with pytest.raises(ValueError, match="32x32"):
         D(torch.rand(1, 3, 64, 64))
     with pytest.raises(ValueError, match="multiple of 8"):

@@ -230,15 +230,8 @@ GOOD = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(1))
             {},
             r"x: expected a 3-D \(C, H, W\) or 4-D \(B, C, H, W\) tensor, got shape",
         ),
-        (
-            (GOOD * 255).to(torch.uint8),
-            GOOD,
-            {},
-            r"x: expected a floating-point tensor, got dtype torch.uint8",
-        ),
         (GOOD * 2, GOOD, {}, r"x: expected values in \[0.0, 1.0\], got values in"),
         (GOOD, GOOD * 255, {"data_range": 1.0}, r"y: expected values in \[0.0, 1.0\]"),
-        (GOOD.numpy(), GOOD, {}, r"x: expected a torch.Tensor, got ndarray of shape"),
         (GOOD, GOOD, {"reduction": "sum"}, r"unknown reduction 'sum': expected one of 'mean', 'none'"),
         (GOOD, GOOD, {"shave": 8}, r"shave: expected fewer than half the smaller side \(16 pixels\), got 8"),
         (GOOD, GOOD, {"shave": -1}, r"shave: expected an integer >= 0, got -1"),
@@ -248,6 +241,19 @@ GOOD = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(1))
 def test_bad_inputs_raise(metric, x, y, kwargs, message):
     with pytest.raises(ValueError, match=message):
         metric(x, y, **kwargs)
+
+
+@pytest.mark.parametrize("metric", [metrics.psnr, metrics.ssim])
+@pytest.mark.parametrize(
+    ("x", "message"),
+    [
+        ((GOOD * 255).to(torch.uint8), r"x: expected a floating-point tensor, got dtype torch.uint8"),
+        (GOOD.numpy(), r"x: expected a torch.Tensor, got ndarray of shape"),
+    ],
+)
+def test_inputs_of_the_wrong_type_raise_type_error(metric, x, message):
+    with pytest.raises(TypeError, match=message):
+        metric(x, GOOD)
 
 
 @pytest.mark.parametrize(

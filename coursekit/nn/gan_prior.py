@@ -197,7 +197,7 @@ class StagedGenerator(nn.Module):
     def __init__(self, generator: dcgan.Generator):
         super().__init__()
         if not isinstance(generator, dcgan.Generator):
-            raise ValueError(
+            raise TypeError(
                 f"generator: expected a coursekit.nn.dcgan.Generator, got {type(generator).__name__}"
             )
         self.generator = generator
@@ -216,7 +216,9 @@ class StagedGenerator(nn.Module):
         return len(self.blocks)  # levels 0 .. n_levels - 1 can be optimised
 
     def _level(self, level: int) -> int:
-        if not isinstance(level, int) or not 0 <= level < self.n_levels:
+        if isinstance(level, bool) or not isinstance(level, int):
+            raise TypeError(f"level: expected an int in [0, {self.n_levels - 1}], got {level!r}")
+        if not 0 <= level < self.n_levels:
             raise ValueError(f"level: expected an int in [0, {self.n_levels - 1}], got {level!r}")
         return level
 

@@ -35,16 +35,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import describe, expect_choice, expect_positive_int, expect_tensor
+from ..errors import describe, expect_choice, expect_positive_int, expect_tensor, step_range
 from .layers import NORMS, norm_layer
 
 PGGAN_WEIGHTS = (0.995, 0.0025, 0.0025)  # (l1, l2, l3): L1, global adversarial, patch adversarial
 
 
-def _check_images_and_mask(image, mask, channels: int, multiple: int = 1):
-    """image (B, C, H, W) in [0, 1] and mask (B or 1, 1, H, W) in [0, 1] with matching sizes."""
-    expect_tensor("image", image.detach(), ndim=4, channels=channels, value_range=(0.0, 1.0))
-    expect_tensor("mask", mask.detach(), ndim=4, channels=1, value_range=(0.0, 1.0))
+def _check_images_and_mask(image, mask, channels: int, multiple: int = 1, every_step: bool = False):
+    """image (B, C, H, W) in [0, 1] and mask (B or 1, 1, H, W) in [0, 1] with matching sizes (the ranges in a
+    forward pass, ``every_step``, only under ``COURSEKIT_DEBUG=1``: a range check waits for the GPU)."""
+    unit = step_range(0.0, 1.0) if every_step else (0.0, 1.0)
+    expect_tensor("image", image.detach(), ndim=4, channels=channels, value_range=unit)
+    expect_tensor("mask", mask.detach(), ndim=4, channels=1, value_range=unit)
     b, _, h, w = image.shape
     if mask.shape[-2:] != (h, w) or mask.shape[0] not in (1, b):
         raise ValueError(
@@ -140,7 +142,7 @@ class Generator(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        _check_images_and_mask(image, mask, self.channels, 2**self.n_down)
+        _check_images_and_mask(image, mask, self.channels, 2**self.n_down, every_step=True)
         x = masked_input(image, mask) * 2 - 1  # image and mask in [-1, 1], like the paper's inputs
         return (self.net(x) + 1) / 2
 
@@ -197,7 +199,7 @@ class Discriminator(nn.Module):
         self.global_head = nn.Sequential(*glob)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        expect_tensor("x", x.detach(), ndim=4, channels=self.channels, value_range=(0.0, 1.0))
+        expect_tensor("x", x.detach(), ndim=4, channels=self.channels, value_range=step_range(0.0, 1.0))
         if x.shape[-2:] != (self.size, self.size):
             raise ValueError(
                 f"x: expected images of size {self.size}x{self.size}, got {tuple(x.shape[-2:])}"

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import expect_choice, expect_positive_int, expect_tensor
+from ..errors import expect_choice, expect_positive_int, expect_tensor, step_range
 from ..losses import reparameterize
 from ..renames import renamed_keywords
 from . import count_parameters
@@ -158,7 +158,7 @@ class LatentDiscriminator(nn.Module):
 def downsample_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """A scratch mask (B, 1, H, W) at latent resolution ``size``: max-pooling, so a latent cell counts as
     scratched if any of its pixels is (thin scratches must not vanish)."""
-    expect_tensor("mask", mask, ndim=4, channels=1, value_range=(0.0, 1.0))
+    expect_tensor("mask", mask, ndim=4, channels=1, value_range=step_range(0.0, 1.0))
     h, w = mask.shape[-2:]
     if (h, w) == tuple(size):
         return mask
@@ -321,7 +321,7 @@ class RepairNet(nn.Module):
             raise ValueError(
                 "mask: expected a (B, 1, H, W) scratch mask (this RepairNet has mask_input=True), got None"
             )
-        expect_tensor("mask", mask, ndim=4, channels=1, value_range=(0.0, 1.0))
+        expect_tensor("mask", mask, ndim=4, channels=1, value_range=step_range(0.0, 1.0))
         if mask.shape[0] != x.shape[0] or mask.shape[-2:] != x.shape[-2:]:
             raise ValueError(f"mask: expected shape ({x.shape[0]}, 1, {x.shape[2]}, {x.shape[3]}), "
                              f"got {tuple(mask.shape)}")

@@ -106,7 +106,7 @@ def load_imagenet(trunk: nn.Sequential, path) -> None:
             f"vgg19-dcbb9e9d.pth), got one torch.load cannot read ({type(error).__name__}: {first[:200]})"
         ) from error
     if not isinstance(state, dict):
-        raise ValueError(f"VGG19 weights {path}: expected a state dict, got {type(state).__name__}")
+        raise TypeError(f"VGG19 weights {path}: expected a state dict, got {type(state).__name__}")
     own = trunk.state_dict()
     picked = {key[len("features.") :]: value for key, value in state.items() if key.startswith("features.")}
     missing = [f"features.{key}" for key in own if key not in picked]
