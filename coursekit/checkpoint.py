@@ -207,3 +207,34 @@ def load_checkpoint(path_or_dir: str | os.PathLike, map_location="cpu") -> dict:
             warnings.warn(f"{problem}; falling back to {candidate.name}", stacklevel=2)
         return state
     raise ValueError(f"no readable checkpoint in {path}: " + "; ".join(problems))
+
+
+class StaleCheckpointError(ValueError):
+    """A saved state dict whose parameter names or shapes are not the module's: written by an older layout
+    of the model (e.g. before DCGAN's ``net`` became ``main`` or the VAE heads became ``fc_mu``/``fc_logvar``)
+    or by a model of another size."""
+
+
+def load_module_state(module, state: dict, what: str = "checkpoint") -> None:
+    """``module.load_state_dict(state)``, after checking that every name and shape matches.
+
+    A stale checkpoint is refused with :class:`StaleCheckpointError` naming the differing keys, before any
+    parameter is touched: it is never half loaded, and the message says to delete it or retrain.
+    """
+    own = module.state_dict()
+    missing = [key for key in own if key not in state]
+    unexpected = [key for key in state if key not in own]
+    reshaped = [
+        f"{key} {tuple(state[key].shape)} (expected {tuple(value.shape)})"
+        for key, value in own.items()
+        if key in state and hasattr(state[key], "shape") and tuple(state[key].shape) != tuple(value.shape)
+    ]
+    if missing or unexpected or reshaped:
+        found = (("missing", missing), ("unexpected", unexpected), ("reshaped", reshaped))
+        problems = [f"{label} {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''}"
+                    for label, keys in found if keys]
+        raise StaleCheckpointError(
+            f"{what}: the saved state does not fit this {type(module).__name__} ({'; '.join(problems)}): a "
+            "checkpoint of an older model layout or another model size; delete it (or retrain) to go on"
+        )
+    module.load_state_dict(state)

@@ -301,8 +301,13 @@ def _restore(what: str, objects: dict, saved: dict) -> None:
             f"the checkpoint holds {what} {sorted(saved)} but fit was given {sorted(objects)}; "
             f"pass the same {what} (same names) as the run that wrote it"
         )
+    from torch import nn
+
     for name, obj in objects.items():
-        obj.load_state_dict(saved[name])
+        if isinstance(obj, nn.Module):
+            checkpoint.load_module_state(obj, saved[name], f"{what}[{name!r}] of the checkpoint")
+        else:
+            obj.load_state_dict(saved[name])
 
 
 def _random_state() -> dict:

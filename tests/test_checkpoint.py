@@ -194,3 +194,49 @@ def test_bad_arguments_are_rejected(tmp_path):
         save_checkpoint(tmp_path, -1, {})
     with pytest.raises(ValueError, match="state: expected a dict"):
         save_checkpoint(tmp_path, 1, [1, 2])
+
+
+def test_load_module_state_refuses_a_stale_layout_before_touching_any_parameter():
+    from coursekit.checkpoint import StaleCheckpointError, load_module_state
+    from coursekit.nn import vae
+
+    model = vae.MLPVAE(size=8, hidden=16, z_dim=2)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    stale = {k: v + 1 for k, v in model.state_dict().items() if not k.startswith(("fc_mu", "fc_logvar"))}
+    stale["encoder.3.weight"] = torch.zeros(4, 16)  # the old single head: mu and logvar side by side
+    stale_message = r"missing fc_mu.weight, .*unexpected encoder.3.weight.*delete it"
+    with pytest.raises(StaleCheckpointError, match=stale_message):
+        load_module_state(model, stale, "runs/vae/ckpt_000010.pt")
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    wider = vae.MLPVAE(size=8, hidden=32, z_dim=2).state_dict()
+    with pytest.raises(StaleCheckpointError, match=r"reshaped encoder.fc1.weight \(32, 64\) \(expected"):
+        load_module_state(model, wider)
+    load_module_state(model, {k: v + 1 for k, v in before.items()})
+    assert torch.equal(model.fc_mu.bias, before["fc_mu.bias"] + 1)
+
+
+def test_fit_refuses_to_resume_from_a_checkpoint_of_another_layout(tmp_path):
+    from coursekit.checkpoint import StaleCheckpointError
+    from coursekit.train import fit
+
+    def make(width):
+        model = torch.nn.Sequential(torch.nn.Linear(2, width), torch.nn.Linear(width, 1))
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+
+        def step(batch, index):
+            loss = model(batch).pow(2).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            return {"loss": float(loss.detach())}
+
+        return model, optimizer, step
+
+    model, optimizer, step = make(4)
+    data = [torch.rand(3, 2)]
+    fit(step, data, 2, models=model, optimizers=optimizer, checkpoint_dir=tmp_path, checkpoint_every=1,
+        progress=False)
+    model, optimizer, step = make(8)
+    with pytest.raises(StaleCheckpointError, match=r"models\['model'\] of the checkpoint.*reshaped 0.weight"):
+        fit(step, data, 4, models=model, optimizers=optimizer, checkpoint_dir=tmp_path, checkpoint_every=1,
+            resume=True, progress=False)

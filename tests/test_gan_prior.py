@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from coursekit import restoration as R
+from coursekit.checkpoint import save
 from coursekit.nn import dcgan
 from coursekit.nn import gan_prior as gp
 
@@ -154,3 +155,20 @@ def test_bad_input_names_expected_and_actual(gan):
         gp.restore(G, D, R.Identity(), torch.rand(1, 3, 16, 16), restarts=2, z_init=torch.zeros(3, 100))
     with pytest.raises(TypeError, match="expected a coursekit.nn.dcgan.Generator"):
         gp.StagedGenerator(torch.nn.Linear(2, 2))
+
+
+def test_a_stale_prior_checkpoint_is_refused_by_name_and_retrained(tmp_path, capsys):
+    faces = torch.rand(32, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    config = dict(size=16, ngf=4, ndf=4, steps=2, batch=16, n_faces=32, bn_codes=32)
+    G, D, _ = gp.load_or_train_prior(lambda n, size: faces, config, directory=tmp_path, progress=False)
+    path = gp.prior_path({**gp.PRIOR_DEFAULTS, **config}, tmp_path)
+    old_layout = {k.replace("main.", "net."): v for k, v in G.state_dict().items()}  # before net -> main
+    save(path, G=old_layout, D=D.state_dict(), config={}, seconds=0.0, history={})
+    capsys.readouterr()
+    _, _, info = gp.load_or_train_prior(lambda n, size: faces, config, directory=tmp_path, progress=False)
+    printed = capsys.readouterr().out
+    assert info["source"] == "trained"
+    assert "unusable" in printed and "missing main.0.weight" in printed
+    assert "unexpected net.0.weight" in printed
+    assert gp.load_or_train_prior(lambda n, size: faces, config, directory=tmp_path, progress=False)[2][
+        "source"] == "checkpoint"  # the retrained prior replaced the stale file

@@ -381,7 +381,7 @@ def load_or_train_prior(images_fn, config: dict | None = None, directory=None, d
     ``images_fn(n, size)`` returns the training faces (called only when training is needed). Returns
     (G, D, info) where info has ``source`` ("checkpoint" or "trained"), ``path``, ``seconds`` and ``history``.
     """
-    from ..checkpoint import load_checkpoint, save
+    from ..checkpoint import load_checkpoint, load_module_state, save
 
     cfg = {**PRIOR_DEFAULTS, **(config or {})}
     path = prior_path(cfg, directory)
@@ -390,13 +390,14 @@ def load_or_train_prior(images_fn, config: dict | None = None, directory=None, d
         try:
             state = load_checkpoint(path, map_location=device)
             G, D = dcgan.build(size=cfg["size"], channels=3, ngf=cfg["ngf"], ndf=cfg["ndf"], seed=cfg["seed"])
-            G.load_state_dict(state["G"])
-            D.load_state_dict(state["D"])
+            load_module_state(G, state["G"], f"prior checkpoint {path.name}, G")
+            load_module_state(D, state["D"], f"prior checkpoint {path.name}, D")
             info = dict(source="checkpoint", path=str(path), seconds=float(state.get("seconds", 0.0)),
                         history={k: list(v) for k, v in state.get("history", {}).items()})
             return G.to(device).eval(), D.to(device).eval(), info
         except (ValueError, RuntimeError, KeyError) as error:
-            print(f"prior checkpoint {path} unusable ({str(error).splitlines()[0]}); retraining")
+            reason = str(error).splitlines()[0]
+            print(f"prior checkpoint {path} unusable ({reason}); retraining, then replacing it")
     start = time.perf_counter()
     G, D, history = train_prior(images_fn(cfg["n_faces"], cfg["size"]), cfg, device, progress, callbacks)
     seconds = time.perf_counter() - start
