@@ -2,6 +2,12 @@
 
 Import the file: ``from coursekit.nn import vae``. A lecture builds its model in readable cells; when a later
 module reuses it, the model lives here and the lecture imports it instead of redefining it.
+
+Every constructor speaks one vocabulary (the glossary in ``coursekit/nn/README.md``): ``size`` and
+``channels`` of the images, ``z_dim`` of the latent code, ``ngf`` / ``ndf`` / ``nef`` for a GAN's base
+widths and ``width`` for any other network's, ``hidden``, ``n_blocks``, ``growth``; step builders are
+``*_step``. Retired names (``image_size``, ``latent_dim``, ``nf``, ``nb``, ...) still work for one release,
+with a DeprecationWarning.
 """
 
 
