@@ -64,7 +64,7 @@ def latest_checkpoint(directory: str | os.PathLike) -> Path | None:
 
 
 def _check_loadable(value: Any, where: str) -> None:
-    """Raise ValueError if ``value`` holds anything ``torch.load(weights_only=True)`` would refuse."""
+    """Raise TypeError if ``value`` holds anything ``torch.load(weights_only=True)`` would refuse."""
     import torch
 
     # Exact types: NumPy's float64 subclasses float but would not load with weights_only=True.
@@ -75,7 +75,7 @@ def _check_loadable(value: Any, where: str) -> None:
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, (str, int)):
-                raise ValueError(
+                raise TypeError(
                     f"{where}: expected str or int keys, got key {key!r} of type {type(key).__name__}"
                 )
             _check_loadable(item, f"{where}[{key!r}]")
@@ -89,7 +89,7 @@ def _check_loadable(value: Any, where: str) -> None:
         hint = " (store its .state_dict() instead)"
     elif type(value).__module__ == "numpy":
         hint = " (convert NumPy values with float(), int() or torch.as_tensor())"
-    raise ValueError(
+    raise TypeError(
         f"{where}: a {type(value).__module__}.{type(value).__name__} cannot be loaded with "
         "weights_only=True; "
         f"a checkpoint may hold only tensors, numbers, strings, lists and dicts{hint}"
@@ -113,7 +113,7 @@ def save(path: str | os.PathLike, **state: Any) -> Path:
     The data go to a temporary file next to ``path`` that is flushed and fsync'ed, then renamed over
     ``path`` with ``os.replace``: readers see either the old file or the complete new one, never half of
     it. Anything that ``torch.load(weights_only=True)`` could not read back (e.g. a model object instead of
-    its ``state_dict()``) is rejected with a ValueError before anything is written.
+    its ``state_dict()``) is rejected with a TypeError before anything is written.
     """
     import torch
 
@@ -142,7 +142,7 @@ def save_checkpoint(directory: str | os.PathLike, step: int, state: dict, keep_l
     Returns the path written.
     """
     if not isinstance(state, dict):
-        raise ValueError(f"state: expected a dict, got {type(state).__name__}")
+        raise TypeError(f"state: expected a dict, got {type(state).__name__}")
     if keep_last is not None:
         expect_positive_int("keep_last", keep_last)
     path = save(checkpoint_path(directory, step), **{**state, "step": step})

@@ -254,12 +254,11 @@ PGGAN_WEIGHTS = (0.995, 0.0025, 0.0025)
 
 
 def _pggan_weights(weights) -> tuple[float, float, float]:
-    if (
-        not isinstance(weights, (tuple, list))
-        or len(weights) != 3
-        or not all(isinstance(w, (int, float)) and not isinstance(w, bool) and w >= 0 for w in weights)
-    ):
-        raise ValueError(f"weights: expected three numbers >= 0 (l1, l2, l3), got {weights!r}")
+    expected = "three numbers >= 0 (l1, l2, l3)"
+    if not isinstance(weights, (tuple, list)):
+        raise TypeError(f"weights: expected {expected}, got {weights!r}")
+    if len(weights) != 3 or not all(expect_number("weights", w, expected) >= 0 for w in weights):
+        raise ValueError(f"weights: expected {expected}, got {weights!r}")
     l1, l2, l3 = (float(w) for w in weights)
     return l1, l2, l3
 
@@ -494,7 +493,7 @@ def srgan_generator_loss(
     ``{"loss": l_SR, "content": l_VGG, "adversarial": l_Gen}``.
     """
     weight = adversarial_weight
-    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
+    if expect_number("adversarial_weight", weight, "a number >= 0 such as 1e-3") < 0:
         raise ValueError(f"adversarial_weight: expected a number >= 0 such as 1e-3, got {weight!r}")
     content = vgg_content_loss(sr_features, hr_features)
     adversarial = generator_loss_nonsaturating(fake_logits)

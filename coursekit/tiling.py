@@ -27,16 +27,16 @@ from collections.abc import Callable
 
 import torch
 
-from .errors import describe
+from .errors import describe, expect_positive_int
 
 __all__ = ["receptive_radius", "tile_spans", "tiled_apply", "upscale"]
 
 
 def _expect_image(image) -> tuple[torch.Tensor, bool]:
     if not isinstance(image, torch.Tensor):
-        raise ValueError(f"image: expected a torch.Tensor (C, H, W) or (1, C, H, W), got {describe(image)}")
+        raise TypeError(f"image: expected a torch.Tensor (C, H, W) or (1, C, H, W), got {describe(image)}")
     if not image.is_floating_point():
-        raise ValueError(f"image: expected a floating-point tensor in [0, 1], got dtype {image.dtype}")
+        raise TypeError(f"image: expected a floating-point tensor in [0, 1], got dtype {image.dtype}")
     if image.ndim == 3:
         return image.unsqueeze(0), True
     if image.ndim == 4 and image.shape[0] == 1:
@@ -45,9 +45,7 @@ def _expect_image(image) -> tuple[torch.Tensor, bool]:
 
 
 def _expect_int(what: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{what}: expected an integer >= {minimum}, got {value!r}")
-    return value
+    return expect_positive_int(what, value, minimum)
 
 
 def tile_spans(length: int, tile: int, overlap: int) -> list[tuple[int, int, int, int]]:
@@ -153,7 +151,7 @@ def upscale(
     ``model`` maps (1, C, h, w) to (1, C', h * scale, w * scale). Its training mode is restored afterwards.
     """
     if not isinstance(model, torch.nn.Module) and not callable(model):
-        raise ValueError(f"model: expected a torch.nn.Module, got {describe(model)}")
+        raise TypeError(f"model: expected a torch.nn.Module, got {describe(model)}")
     if device is None:
         param = next(iter(model.parameters()), None) if isinstance(model, torch.nn.Module) else None
         device = param.device if param is not None else torch.device("cpu")

@@ -175,7 +175,7 @@ class Custom:
     ],
 )
 def test_objects_weights_only_cannot_load_are_rejected_at_save_time(tmp_path, bad_state, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(TypeError, match=message):
         save_checkpoint(tmp_path, 1, bad_state)
     assert list(tmp_path.iterdir()) == []
 
@@ -192,7 +192,7 @@ def test_bad_arguments_are_rejected(tmp_path):
         save_checkpoint(tmp_path, 1, {}, keep_last=0)
     with pytest.raises(ValueError, match="step"):
         save_checkpoint(tmp_path, -1, {})
-    with pytest.raises(ValueError, match="state: expected a dict"):
+    with pytest.raises(TypeError, match="state: expected a dict"):
         save_checkpoint(tmp_path, 1, [1, 2])
 
 

@@ -464,7 +464,8 @@ BAD_INPUT = {
 }
 
 
-WRONG_TYPES = {"int dtype", "not a tensor", "string seed"}  # TypeError; other bad values: ValueError
+# a wrong type raises TypeError, a bad value of the right type ValueError
+WRONG_TYPES = {"int dtype", "not a tensor", "string seed", "quality float"}
 
 
 @pytest.mark.parametrize("case", list(BAD_INPUT))

@@ -97,7 +97,7 @@ def test_upscale_restores_training_mode_and_has_no_grad():
     assert net.training and not out.requires_grad and out.shape == (3, 40, 40)
 
 
-def test_bad_input_raises_value_error():
+def test_bad_input_raises_an_error_naming_expected_and_actual():
     net = _net(scale=2)
     with pytest.raises(ValueError, match=r"expected shape \(C, H, W\) or \(1, C, H, W\), got \(2, 3, 8, 8\)"):
         tiled_apply(net, torch.rand(2, 3, 8, 8), scale=2)
@@ -108,5 +108,7 @@ def test_bad_input_raises_value_error():
         match=r"fn: expected an output of shape \(1, C', 32, 32\).*got Tensor of shape \(1, 3, 16, 16\)",
     ):
         tiled_apply(net, torch.rand(3, 8, 8), scale=4, tile=16, overlap=0)
-    with pytest.raises(ValueError, match="floating-point"):
+    with pytest.raises(TypeError, match="floating-point"):
         tiled_apply(net, torch.zeros(3, 8, 8, dtype=torch.uint8))
+    with pytest.raises(TypeError, match=r"tile: expected an integer >= \d+, got 16.0 of type float"):
+        tiled_apply(net, torch.rand(3, 8, 8), scale=2, tile=16.0)

@@ -98,13 +98,17 @@ def _finish(y: torch.Tensor, like: torch.Tensor, single: bool) -> torch.Tensor:
 
 
 def _expect_number(what: str, value, minimum: float = 0.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) or value < minimum:
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{what}: expected a number >= {minimum:g}, got {value!r}")
+    if not math.isfinite(value) or value < minimum:
         raise ValueError(f"{what}: expected a number >= {minimum:g}, got {value!r}")
     return float(value)
 
 
 def _expect_int_in(what: str, value, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or not lo <= int(value) <= hi:
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"{what}: expected an integer in [{lo}, {hi}], got {value!r}")
+    if not lo <= int(value) <= hi:
         raise ValueError(f"{what}: expected an integer in [{lo}, {hi}], got {value!r}")
     return int(value)
 

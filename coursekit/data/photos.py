@@ -179,7 +179,7 @@ def _image_list(images) -> list[torch.Tensor]:
         expect_tensor("images", images, ndim=4, value_range=(0, 1))
         return list(images)
     if not isinstance(images, Sequence) or not images:
-        raise ValueError(
+        raise (ValueError if isinstance(images, Sequence) else TypeError)(
             f"images: expected a non-empty list of (C, H, W) tensors or a (B, C, H, W) tensor, "
             f"got {type(images).__name__}"
         )

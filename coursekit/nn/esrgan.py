@@ -157,7 +157,7 @@ class VGGStyleDiscriminator(nn.Module):
 
     def __init__(self, size: int = 128, channels: int = 3, ndf: int = 64):
         super().__init__()
-        if not (isinstance(size, int) and size >= 8 and size & (size - 1) == 0):
+        if not (expect_positive_int("size", size, minimum=8) & (size - 1) == 0):
             raise ValueError(f"size: expected a power of two >= 8 (e.g. 32, 64, 128), got {size!r}")
         self.size, self.channels = size, expect_positive_int("channels", channels)
         expect_positive_int("ndf", ndf)

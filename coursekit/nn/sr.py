@@ -65,7 +65,7 @@ class SRCNN(nn.Module):
         for what, value in (("channels", channels), ("n1", n1), ("n2", n2)):
             expect_positive_int(what, value)
         for what, value in (("f1", f1), ("f2", f2), ("f3", f3)):
-            if not isinstance(value, int) or value < 1 or value % 2 == 0:
+            if expect_positive_int(what, value) % 2 == 0:
                 raise ValueError(f"{what}: expected an odd kernel size >= 1, got {value!r}")
         self.channels = channels
         self.body = nn.Sequential(
