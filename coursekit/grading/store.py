@@ -63,13 +63,17 @@ def seal(lab: str, values: dict[str, np.ndarray]) -> None:
 
 
 def _check_lab(lab: str) -> str:
-    if not isinstance(lab, str) or not _LAB.match(lab):
+    if not isinstance(lab, str):
+        raise TypeError(f"lab: expected a two-digit module number string such as '01', got {lab!r}")
+    if not _LAB.match(lab):
         raise ValueError(f"lab: expected a two-digit module number string such as '01', got {lab!r}")
     return lab
 
 
 def _check_key(key: str) -> str:
-    if not isinstance(key, str) or not _KEY.match(key):
+    if not isinstance(key, str):
+        raise TypeError(f"key: expected a Python identifier such as 'kl_value', got {key!r}")
+    if not _KEY.match(key):
         raise ValueError(f"key: expected a Python identifier such as 'kl_value', got {key!r}")
     return key
 

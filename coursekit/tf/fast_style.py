@@ -29,7 +29,7 @@ import tensorflow as tf
 from tensorflow import keras
 
 from ..config import dry_run_steps
-from ..errors import expect_positive_int
+from ..errors import expect_positive_int, expect_probability
 from . import style as vgg_losses
 from .images import as_batch
 
@@ -352,8 +352,7 @@ def real_hub_model(timeout: float = 20.0):
 def interpolate(model, content, style_a, style_b, alpha: float):
     """Content stylized by the mixed embedding (1 - alpha) P(a) + alpha P(b) (Ghiasi et al., Fig. 7);
     ``model`` is a :class:`FastStylizer` or a module loaded by :func:`load_hub` from :func:`export_hub`."""
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha: expected a number in [0, 1], got {alpha!r}")
+    expect_probability("alpha", alpha)
     content = as_batch("content", content)
     check_inputs(content, as_batch("style_a", style_a))
     check_inputs(content, as_batch("style_b", style_b))

@@ -25,11 +25,11 @@ def _channels_last(what: str, image) -> np.ndarray:
     if isinstance(image, (tf.Tensor, tf.Variable)):
         image = image.numpy()
     if not isinstance(image, np.ndarray):
-        raise ValueError(f"{what}: expected a torch, TF or numpy image, got {describe(image)}")
+        raise TypeError(f"{what}: expected a torch, TF or numpy image, got {describe(image)}")
     if image.ndim not in (3, 4) or image.shape[-1] != 3:
         raise ValueError(f"{what}: expected an array (H, W, 3) or (N, H, W, 3), got {describe(image)}")
     if not np.issubdtype(image.dtype, np.floating):
-        raise ValueError(f"{what}: expected floats in [0, 1], got dtype {image.dtype}")
+        raise TypeError(f"{what}: expected floats in [0, 1], got dtype {image.dtype}")
     return image.reshape((-1, *image.shape[-3:]))
 
 

@@ -28,7 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..config import dry_run_steps
-from ..errors import expect_choice, expect_positive_int, loud_notice
+from ..errors import expect_choice, expect_number, expect_positive_int, loud_notice
 from .images import as_batch
 
 CONTENT_LAYERS = ("block5_conv2",)
@@ -229,7 +229,7 @@ class Weights:
     def __post_init__(self):
         for name in ("style", "content", "tv"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+            if not expect_number(f"{name} weight", value, "a number >= 0") >= 0:
                 raise ValueError(f"{name} weight: expected a number >= 0, got {value!r}")
 
 
