@@ -307,7 +307,9 @@ def _phase(level, x, y, A, D, history) -> Phase:
 # the prior: module 02's DCGAN trained on faces, cached as a checkpoint
 
 
-def recalibrate_batchnorm(G: nn.Module, n: int = 4096, batch: int = 256, seed: int = 0) -> nn.Module:
+def recalibrate_batchnorm(
+    G: dcgan.Generator, n: int = 4096, batch: int = 256, seed: int = 0
+) -> dcgan.Generator:
     """Re-estimate G's batch-norm running statistics as exact averages over ``n`` codes z ~ N(0, I).
 
     During training the running averages trail the changing weights (momentum 0.1); eval-mode samples then

@@ -192,8 +192,8 @@ class PartialNonLocal(nn.Module):
         self.phi = nn.Conv2d(channels, inner, 1)
         self.mu = nn.Conv2d(channels, inner, 1)
         self.nu = nn.Conv2d(inner, channels, 1)
-        nn.init.zeros_(self.nu.weight)
-        nn.init.zeros_(self.nu.bias)
+        for parameter in self.nu.parameters():
+            nn.init.zeros_(parameter)
 
     def attention(self, f: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """The attention matrix s (B, N, N), rows i (queries), columns j (keys), N = h * w."""
