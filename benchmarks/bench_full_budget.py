@@ -974,7 +974,7 @@ def lecture_06(cfg, path):
         return fit_step(ns["control_step"], sr_pairs(b)), [G, vgg], [ns["opt_ctrl"]]
 
     def h2l(b):
-        h2l, d_lr = deg.HighToLow(nf=cfg.deg_nf), deg.SNDiscriminator(deg.LR_SIZE, nf=cfg.deg_nf)
+        h2l, d_lr = deg.HighToLow(width=cfg.deg_width), deg.SNDiscriminator(deg.LR_SIZE, ndf=cfg.deg_width)
         opt_h2l, opt_dlr = deg.optimizers(h2l, d_lr, lr=cfg.deg_lr)
         ns = namespace(
             cfg,
@@ -990,7 +990,8 @@ def lecture_06(cfg, path):
         return fit_step(ns["h2l_step"], batch), [h2l, d_lr], [opt_h2l, opt_dlr]
 
     def l2h(b):  # train_low_to_high's step
-        l2h, d_hr = deg.LowToHigh(nf=cfg.deg_nf), deg.SNDiscriminator(deg.HR_SIZE, nf=cfg.deg_nf // 2)
+        l2h = deg.LowToHigh(width=cfg.deg_width)
+        d_hr = deg.SNDiscriminator(deg.HR_SIZE, ndf=cfg.deg_width // 2)
         opt_l, opt_d = deg.optimizers(l2h, d_hr, lr=cfg.deg_lr)
         lr, hr = images(b, 3, deg.LR_SIZE), images(b, 3, deg.HR_SIZE)
         return (
@@ -1295,7 +1296,7 @@ def solution_06(cfg, path):
     from coursekit.nn import learned_degradation as deg
 
     def build(b):
-        h2l, disc = deg.HighToLow(nf=cfg.nf), deg.SNDiscriminator(deg.LR_SIZE, nf=cfg.nf)
+        h2l, disc = deg.HighToLow(width=cfg.width), deg.SNDiscriminator(deg.LR_SIZE, ndf=cfg.width)
         opt_g, opt_d = deg.optimizers(h2l, disc)
         hr, lr, gen = images(b, 3, deg.HR_SIZE), images(b, 3, deg.LR_SIZE), torch.Generator().manual_seed(0)
         step = lambda: deg.high_to_low_step(

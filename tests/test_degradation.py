@@ -21,7 +21,7 @@ from coursekit.nn.learned_degradation import (
 
 def test_shapes_and_starting_point():
     torch.manual_seed(0)
-    h2l, l2h = HighToLow(nf=8), LowToHigh(nf=8, blocks=1)
+    h2l, l2h = HighToLow(width=8), LowToHigh(width=8, n_blocks=1)
     hr = torch.rand(3, 3, 64, 64, generator=torch.Generator().manual_seed(0))
     z = h2l.sample_noise(3, torch.Generator().manual_seed(1))
     lr = h2l(hr, z)
@@ -29,11 +29,11 @@ def test_shapes_and_starting_point():
     assert torch.allclose(lr, target_lr(hr), atol=1e-6)  # zero-initialised head: starts at avgpool4(hr)
     sr = l2h(lr)
     assert sr.shape == (3, 3, 64, 64) and 0 <= float(sr.detach().min()) and float(sr.detach().max()) <= 1
-    assert SNDiscriminator(16)(lr).shape == (3, 1) and SNDiscriminator(64, nf=8)(sr).shape == (3, 1)
+    assert SNDiscriminator(16)(lr).shape == (3, 1) and SNDiscriminator(64, ndf=8)(sr).shape == (3, 1)
 
 
 def test_optimizers_follow_the_paper():
-    opt_g, opt_d = optimizers(HighToLow(nf=8), SNDiscriminator(16, nf=8))
+    opt_g, opt_d = optimizers(HighToLow(width=8), SNDiscriminator(16, ndf=8))
     for opt in (opt_g, opt_d):
         assert opt.defaults["lr"] == 1e-4 and opt.defaults["betas"] == (0.0, 0.9)
 
@@ -59,7 +59,7 @@ def test_high_to_low_step_learns_to_fool_its_discriminator():
     g = torch.Generator().manual_seed(3)
     hr = 0.3 + 0.4 * torch.rand(8, 3, 64, 64, generator=g)
     real = 0.1 * torch.rand(8, 3, 16, 16, generator=g)
-    h2l, disc = HighToLow(nf=8), SNDiscriminator(16, nf=8)
+    h2l, disc = HighToLow(width=8), SNDiscriminator(16, ndf=8)
     opt_g, opt_d = optimizers(h2l, disc, lr=2e-3)
     before = float(h2l(hr, h2l.sample_noise(8)).detach().mean())
     for _ in range(15):
@@ -74,7 +74,7 @@ def test_low_to_high_pixel_loss_falls():
     g = torch.Generator().manual_seed(4)
     hr = torch.nn.functional.interpolate(torch.rand(4, 3, 16, 16, generator=g), scale_factor=4)  # blocky
     lr = target_lr(hr)
-    l2h, disc = LowToHigh(nf=8, blocks=1), SNDiscriminator(64, nf=4)
+    l2h, disc = LowToHigh(width=8, n_blocks=1), SNDiscriminator(64, ndf=4)
     opt_g, opt_d = optimizers(l2h, disc, lr=2e-3)
     first = low_to_high_step(l2h, disc, opt_g, opt_d, lr, hr, d_steps=0, beta=0.0)["pixel"]
     for _ in range(15):
@@ -98,9 +98,9 @@ def test_real_lr_faces_are_disjoint_and_degraded(capsys):
 
 def test_bad_input():
     with pytest.raises(ValueError, match=r"hr: expected 64x64 images, got \(32, 32\)"):
-        HighToLow(nf=8)(torch.rand(1, 3, 32, 32), torch.randn(1, 64))
+        HighToLow(width=8)(torch.rand(1, 3, 32, 32), torch.randn(1, 64))
     with pytest.raises(ValueError, match=r"z: expected shape \(1, 64\), got \(1, 10\)"):
-        HighToLow(nf=8)(torch.rand(1, 3, 64, 64), torch.randn(1, 10))
+        HighToLow(width=8)(torch.rand(1, 3, 64, 64), torch.randn(1, 10))
     with pytest.raises(ValueError, match="size: expected one of"):
         SNDiscriminator(24)
 

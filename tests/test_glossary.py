@@ -8,6 +8,7 @@ import importlib
 import inspect
 import json
 import pkgutil
+import typing
 import warnings
 from pathlib import Path
 
@@ -18,9 +19,7 @@ from coursekit.renames import renamed_keywords
 
 ROOT = Path(__file__).resolve().parents[1]
 RETIRED = {"image_size", "latent_dim", "latent", "in_ch", "out_ch", "nf", "n_feats", "nb", "n_res",
-           "n_res_in", "n_res_out", "gc"}
-# nn/learned_degradation.py belongs to the metrics/degradation rework; its nf/blocks follow in its own commit
-PENDING = {"coursekit.nn.learned_degradation"}
+           "n_res_in", "n_res_out", "gc", "blocks"}
 ALIASES = {"coursekit.nn.degradation"}  # a moved module's old name (coursekit.deprecation.moved_module)
 MODULES = sorted(
     {f"coursekit.nn.{m.name}" for m in pkgutil.iter_modules(coursekit.nn.__path__)} - ALIASES
@@ -29,12 +28,13 @@ MODULES = sorted(
 
 
 def public_callables(module_name: str):
-    """(name, signature) of each public class (its __init__) and function defined in the module."""
+    """(name, signature) of each public class (its __init__) and function defined in the module; a TypedDict
+    (keyword settings such as learned_degradation.ADAM's type) names dictionary keys, not arguments."""
     module = importlib.import_module(module_name)
     for name, obj in vars(module).items():
         if name.startswith("_") or getattr(obj, "__module__", None) != module_name:
             continue
-        if inspect.isclass(obj) or inspect.isfunction(obj):
+        if (inspect.isclass(obj) and not typing.is_typeddict(obj)) or inspect.isfunction(obj):
             yield name, inspect.signature(obj)
 
 
@@ -48,11 +48,7 @@ def retired_in(module_name: str) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize(
-    "module_name",
-    [pytest.param(m, marks=pytest.mark.xfail(strict=True, reason="renamed in its owner's commit"))
-     if m in PENDING else m for m in MODULES],
-)
+@pytest.mark.parametrize("module_name", MODULES)
 def test_no_public_signature_uses_a_retired_name(module_name):
     assert retired_in(module_name) == []
 
@@ -100,6 +96,18 @@ def test_real_constructors_accept_their_retired_names_with_a_warning():
     assert (net.width, net.n_blocks, net.growth) == (8, 1, 4)
     with pytest.warns(DeprecationWarning, match="MLPVAE: keyword 'latent_dim' is now 'z_dim'"):
         assert vae.MLPVAE(image_size=8, latent_dim=3).z_dim == 3
+
+
+def test_learned_degradation_accepts_nf_and_blocks_with_a_warning():
+    from coursekit.nn.learned_degradation import HighToLow, LowToHigh, PreActBlock, SNDiscriminator
+
+    with pytest.warns(DeprecationWarning, match="HighToLow: keyword 'nf' is now 'width'"):
+        h2l = HighToLow(nf=8, blocks=2)
+    assert h2l.conv_in.out_channels == 8 and sum(isinstance(m, PreActBlock) for m in h2l.body) == 4
+    with pytest.warns(DeprecationWarning, match="LowToHigh: keyword 'blocks' is now 'n_blocks'"):
+        assert len(LowToHigh(width=8, blocks=3).body) == 3
+    with pytest.warns(DeprecationWarning, match="SNDiscriminator: keyword 'nf' is now 'ndf'"):
+        assert SNDiscriminator(16, nf=4).features[0].out_channels == 4
 
 
 def renamed_callables() -> dict[str, set[str]]:

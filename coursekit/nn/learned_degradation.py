@@ -29,6 +29,7 @@ from torch.nn import functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
 from ..errors import expect_positive_int, expect_tensor
+from ..renames import renamed_keywords
 
 
 class AdamSettings(TypedDict):
@@ -44,29 +45,30 @@ ADAM: AdamSettings = {"lr": 1e-4, "betas": (0.0, 0.9)}
 D_STEPS = 5
 
 
+@renamed_keywords(nf="channels")
 class PreActBlock(nn.Module):
     """Pre-activation residual block (He et al. 2016): x + conv(relu(bn(conv(relu(bn(x))))))."""
 
-    def __init__(self, nf: int):
+    def __init__(self, channels: int):
         super().__init__()
         self.body = nn.Sequential(
-            nn.BatchNorm2d(nf),
+            nn.BatchNorm2d(channels),
             nn.ReLU(),
-            nn.Conv2d(nf, nf, 3, 1, 1),
-            nn.BatchNorm2d(nf),
+            nn.Conv2d(channels, channels, 3, 1, 1),
+            nn.BatchNorm2d(channels),
             nn.ReLU(),
-            nn.Conv2d(nf, nf, 3, 1, 1),
+            nn.Conv2d(channels, channels, 3, 1, 1),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.body(x)
 
 
-def _head(nf: int, channels: int) -> nn.Sequential:
-    out = nn.Conv2d(nf, channels, 3, 1, 1)
+def _head(width: int, channels: int) -> nn.Sequential:
+    out = nn.Conv2d(width, channels, 3, 1, 1)
     for parameter in out.parameters():  # start exactly at the fixed path (see the module docstring)
         nn.init.zeros_(parameter)
-    return nn.Sequential(nn.BatchNorm2d(nf), nn.ReLU(), out)
+    return nn.Sequential(nn.BatchNorm2d(width), nn.ReLU(), out)
 
 
 def target_lr(hr: torch.Tensor, scale: int = SCALE) -> torch.Tensor:
@@ -75,6 +77,7 @@ def target_lr(hr: torch.Tensor, scale: int = SCALE) -> torch.Tensor:
     return F.avg_pool2d(hr, scale)
 
 
+@renamed_keywords(nf="width", blocks="n_blocks")
 class HighToLow(nn.Module):
     """(hr (B, C, 64, 64), z (B, noise_dim)) -> degraded lr (B, C, 16, 16) in [0, 1].
 
@@ -82,21 +85,21 @@ class HighToLow(nn.Module):
     blocks] x 2 -> BN-ReLU-conv head, added to the average-pooled HR image and clamped to [0, 1].
     """
 
-    def __init__(self, channels: int = 3, nf: int = 32, noise_dim: int = NOISE_DIM, blocks: int = 1):
+    def __init__(self, channels: int = 3, width: int = 32, noise_dim: int = NOISE_DIM, n_blocks: int = 1):
         super().__init__()
         self.channels, self.noise_dim = (
             expect_positive_int("channels", channels),
             expect_positive_int("noise_dim", noise_dim),
         )
-        expect_positive_int("nf", nf)
-        expect_positive_int("blocks", blocks)
+        expect_positive_int("width", width)
+        expect_positive_int("n_blocks", n_blocks)
         self.noise_fc = nn.Linear(noise_dim, HR_SIZE * HR_SIZE)
-        self.conv_in = nn.Conv2d(channels + 1, nf, 3, 1, 1)
+        self.conv_in = nn.Conv2d(channels + 1, width, 3, 1, 1)
         stages: list[nn.Module] = []
         for _ in range(2):  # 64 -> 32 -> 16, residual blocks after each pooling (cheap at low resolution)
-            stages += [nn.AvgPool2d(2)] + [PreActBlock(nf) for _ in range(blocks)]
+            stages += [nn.AvgPool2d(2)] + [PreActBlock(width) for _ in range(n_blocks)]
         self.body = nn.Sequential(*stages)
-        self.head = _head(nf, channels)
+        self.head = _head(width, channels)
 
     def forward(self, hr: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         expect_tensor("hr", hr, ndim=4, channels=self.channels)
@@ -115,22 +118,24 @@ class HighToLow(nn.Module):
         return z.to(device if device is not None else self.noise_fc.weight.device)
 
 
+@renamed_keywords(nf="width", blocks="n_blocks")
 class LowToHigh(nn.Module):
     """lr (B, C, 16, 16) -> sr (B, C, 64, 64) in [0, 1]: residual blocks at 16x16, then two nearest-x2 +
     conv + residual-block stages; the output is added to the bicubic upsampling of the input."""
 
-    def __init__(self, channels: int = 3, nf: int = 32, blocks: int = 2):
+    def __init__(self, channels: int = 3, width: int = 32, n_blocks: int = 2):
         super().__init__()
         self.channels = expect_positive_int("channels", channels)
-        expect_positive_int("nf", nf)
-        expect_positive_int("blocks", blocks)
-        self.conv_in = nn.Conv2d(channels, nf, 3, 1, 1)
-        self.body = nn.Sequential(*[PreActBlock(nf) for _ in range(blocks)])
+        expect_positive_int("width", width)
+        expect_positive_int("n_blocks", n_blocks)
+        self.conv_in = nn.Conv2d(channels, width, 3, 1, 1)
+        self.body = nn.Sequential(*[PreActBlock(width) for _ in range(n_blocks)])
         ups = []
         for _ in range(2):
-            ups += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(nf, nf, 3, 1, 1), PreActBlock(nf)]
+            ups += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(width, width, 3, 1, 1)]
+            ups.append(PreActBlock(width))
         self.up = nn.Sequential(*ups)
-        self.head = _head(nf, channels)
+        self.head = _head(width, channels)
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
         expect_tensor("lr", lr, ndim=4, channels=self.channels)
@@ -138,25 +143,26 @@ class LowToHigh(nn.Module):
         return (base + self.head(self.up(self.body(self.conv_in(lr))))).clamp(0, 1)
 
 
+@renamed_keywords(nf="ndf")
 class SNDiscriminator(nn.Module):
     """Spectral-norm conv discriminator for ``size`` x ``size`` images -> logits (B, 1).
 
-    conv 3x3 (nf) then stride-2 4x4 convs doubling the width until 4x4, LeakyReLU 0.2, a linear layer;
+    conv 3x3 (ndf) then stride-2 4x4 convs doubling the width until 4x4, LeakyReLU 0.2, a linear layer;
     every layer spectrally normalised (Miyato et al. 2018). The reference repository uses SN ResNet
     discriminators; this plain stack is the small CPU version. Used for 16x16 (High-to-Low) and 64x64
     (Low-to-High) images.
     """
 
-    def __init__(self, size: int, channels: int = 3, nf: int = 32):
+    def __init__(self, size: int, channels: int = 3, ndf: int = 32):
         super().__init__()
         if size not in (8, 16, 32, 64, 128):
             raise ValueError(f"size: expected one of 8, 16, 32, 64, 128, got {size!r}")
         self.size, self.channels = size, expect_positive_int("channels", channels)
-        layers: list[nn.Module] = [spectral_norm(nn.Conv2d(channels, nf, 3, 1, 1)), nn.LeakyReLU(0.2)]
-        width, s = nf, size
+        layers: list[nn.Module] = [spectral_norm(nn.Conv2d(channels, ndf, 3, 1, 1)), nn.LeakyReLU(0.2)]
+        width, s = ndf, size
         while s > 4:
-            layers += [spectral_norm(nn.Conv2d(width, min(width * 2, 8 * nf), 4, 2, 1)), nn.LeakyReLU(0.2)]
-            width, s = min(width * 2, 8 * nf), s // 2
+            layers += [spectral_norm(nn.Conv2d(width, min(width * 2, 8 * ndf), 4, 2, 1)), nn.LeakyReLU(0.2)]
+            width, s = min(width * 2, 8 * ndf), s // 2
         self.features = nn.Sequential(*layers)
         self.fc = spectral_norm(nn.Linear(width * 16, 1))
 
