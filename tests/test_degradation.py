@@ -105,11 +105,12 @@ def test_bad_input():
         SNDiscriminator(24)
 
 
-def test_the_old_module_name_warns_and_gives_the_learned_degradation(monkeypatch):
+def test_the_old_module_name_gives_the_learned_degradation_and_warns_at_the_importing_line(monkeypatch):
     monkeypatch.delitem(sys.modules, "coursekit.nn.degradation", raising=False)
-    with pytest.warns(DeprecationWarning, match="coursekit.nn.learned_degradation"):
-        old = importlib.import_module("coursekit.nn.degradation")
-    assert old.HighToLow is learned_degradation.HighToLow
+    old = importlib.import_module("coursekit.nn.degradation")
+    moved = "coursekit.nn.degradation moved to coursekit.nn.learned_degradation"
+    with pytest.warns(DeprecationWarning, match=moved):
+        assert old.HighToLow is learned_degradation.HighToLow
     assert old.high_to_low_step is learned_degradation.high_to_low_step and old.D_STEPS == 5
     assert old.__all__ == learned_degradation.__all__
     monkeypatch.delitem(sys.modules, "coursekit.nn.degradation")

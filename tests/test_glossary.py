@@ -9,13 +9,11 @@ import inspect
 import json
 import pkgutil
 import typing
-import warnings
 from pathlib import Path
 
 import pytest
 
 import coursekit.nn
-from coursekit.renames import renamed_keywords
 
 ROOT = Path(__file__).resolve().parents[1]
 RETIRED = {"image_size", "latent_dim", "latent", "in_ch", "out_ch", "nf", "n_feats", "nb", "n_res",
@@ -56,36 +54,6 @@ def test_no_public_signature_uses_a_retired_name(module_name):
 def test_the_readme_glossary_names_every_retired_name():
     readme = (ROOT / "coursekit" / "nn" / "README.md").read_text()
     assert [name for name in sorted(RETIRED) if f"`{name}`" not in readme] == []
-
-
-def test_renamed_keywords_maps_the_old_name_with_a_warning_naming_the_new_one():
-    @renamed_keywords(nf="width")
-    def build(width: int = 1, depth: int = 2):
-        return width, depth
-
-    with pytest.warns(DeprecationWarning, match=r"build: keyword 'nf' is now 'width'"):
-        assert build(nf=5, depth=3) == (5, 3)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert build(width=4) == (4, 2)
-    with pytest.raises(TypeError, match=r"got 'nf' \(the old name of 'width'\) and 'width'"):
-        build(nf=1, width=2)
-
-
-def test_renamed_keywords_on_a_class_keeps_the_signature_and_subclass_calls():
-    @renamed_keywords(latent="z_dim")
-    class Model:
-        def __init__(self, z_dim: int = 8):
-            self.z_dim = z_dim
-
-    assert list(inspect.signature(Model).parameters) == ["z_dim"]
-    with pytest.warns(DeprecationWarning, match="Model: keyword 'latent' is now 'z_dim'"):
-        assert Model(latent=3).z_dim == 3
-
-
-def test_renamed_keywords_refuses_a_mapping_the_signature_does_not_fit():
-    with pytest.raises(TypeError, match="cannot retire 'nf' for 'width'"):
-        renamed_keywords(nf="width")(lambda channels: channels)
 
 
 def test_real_constructors_accept_their_retired_names_with_a_warning():

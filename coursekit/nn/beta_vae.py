@@ -23,8 +23,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..deprecation import renamed_keywords
 from ..errors import expect_positive_int
-from ..renames import renamed_keywords
 from .vae import VAE
 
 CONV_WIDTHS = (32, 32, 64, 64)

@@ -34,8 +34,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..deprecation import renamed_keywords
 from ..errors import expect_positive_int, expect_tensor
-from ..renames import renamed_keywords
 
 RESIDUAL_SCALE = 0.2
 INIT_SCALE = 0.1

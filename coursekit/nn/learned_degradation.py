@@ -28,8 +28,8 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
+from ..deprecation import renamed_keywords
 from ..errors import expect_positive_int, expect_tensor
-from ..renames import renamed_keywords
 
 
 class AdamSettings(TypedDict):

@@ -30,9 +30,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..deprecation import renamed_keywords
 from ..errors import expect_choice, expect_positive_int, expect_tensor, step_range
 from ..losses import reparameterize
-from ..renames import renamed_keywords
 from . import count_parameters
 from .inpainting import DilatedResidualBlock
 from .layers import NORMS, norm_layer

@@ -27,8 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..deprecation import renamed_keywords
 from ..errors import expect_positive_int, expect_tensor
-from ..renames import renamed_keywords
 from . import count_parameters  # noqa: F401  (sr.count_parameters, as the lecture uses it)
 
 SCALES = (2, 3, 4, 8)

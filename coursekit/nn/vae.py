@@ -22,9 +22,9 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
+from ..deprecation import renamed_keywords
 from ..errors import expect_positive_int, expect_tensor
 from ..losses import reparameterize
-from ..renames import renamed_keywords
 from . import count_parameters  # noqa: F401  (vae.count_parameters, as the lectures use it)
 
 
