@@ -257,6 +257,20 @@ def test_inputs_of_the_wrong_type_raise_type_error(metric, x, message):
 
 
 @pytest.mark.parametrize(
+    ("metric", "kwargs", "message"),
+    [
+        (metrics.psnr, {"data_range": "255"}, r"data_range: expected a positive number .* of type str"),
+        (metrics.ssim, {"data_range": True}, r"data_range: expected a positive number .* of type bool"),
+        (metrics.ssim, {"sigma": "1.5"}, r"sigma: expected a positive number, got '1.5' of type str"),
+        (metrics.ssim, {"K1": None}, r"K1: expected a positive number, got None"),
+    ],
+)
+def test_options_of_the_wrong_type_raise_type_error(metric, kwargs, message):
+    with pytest.raises(TypeError, match=message):
+        metric(GOOD, GOOD, **kwargs)
+
+
+@pytest.mark.parametrize(
     ("kwargs", "message"),
     [
         ({"win_size": 8}, r"win_size: expected an odd window size such as 7 or 11, got 8"),
@@ -342,12 +356,23 @@ def test_frechet_distance_with_fewer_samples_than_dimensions_is_finite():
         ),
         (np.zeros((1, 3)), np.zeros((5, 3)), r"feats_a: expected at least 2 feature vectors .* got 1"),
         (np.zeros((5, 3)), np.full((5, 3), np.nan), r"feats_b: expected finite features"),
-        ([[1.0, 2.0]], np.zeros((5, 2)), r"feats_a: expected an \(N, D\) array of features, got list"),
     ],
 )
 def test_frechet_bad_inputs_raise(a, b, message):
     with pytest.raises(ValueError, match=message):
         metrics.frechet_distance(a, b)
+
+
+@pytest.mark.parametrize(
+    ("a", "message"),
+    [
+        ([[1.0, 2.0]], r"feats_a: expected an \(N, D\) array of features, got list"),
+        (np.array([["a", "b"], ["c", "d"]]), r"feats_a: expected numeric features, got dtype <U1"),
+    ],
+)
+def test_frechet_features_of_the_wrong_type_raise_type_error(a, message):
+    with pytest.raises(TypeError, match=message):
+        metrics.frechet_distance(a, np.zeros((5, 2)))
 
 
 class TinyExtractor(torch.nn.Module):

@@ -145,6 +145,8 @@ def test_high_frequency_energy_ranks_blur_below_sharp():
     assert abs(float(hf_sharp.mean()) / float(sharp.var()) - area) < 0.1
     with pytest.raises(ValueError, match="cutoff"):
         metrics.high_frequency_energy(sharp, cutoff=0.7)
+    with pytest.raises(TypeError, match=r"cutoff: expected a frequency in \(0, 0.5\) .* of type str"):
+        metrics.high_frequency_energy(sharp, cutoff="0.25")
 
 
 @pytest.mark.parametrize(

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import math
 
-from ..errors import expect_positive_int
+from ..errors import expect_number, expect_positive_int
 
 REDUCTIONS = ("mean", "none")
 
 
 def expect_data_range(data_range) -> float:
     """``data_range`` (the L of PSNR and SSIM) as a positive float."""
-    if isinstance(data_range, bool) or not isinstance(data_range, (int, float)) or not data_range > 0:
+    if not expect_number("data_range", data_range, "a positive number such as 1.0 or 255") > 0:
         raise ValueError(f"data_range: expected a positive number such as 1.0 or 255, got {data_range!r}")
     return float(data_range)
 

@@ -54,7 +54,7 @@ def _as_columns(what: str, values, *, finite: bool = True) -> np.ndarray:
     if array.dtype == bool:
         array = array.astype(np.int64)
     if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
-        raise ValueError(f"{what}: expected integer or floating-point values, got dtype {array.dtype}")
+        raise TypeError(f"{what}: expected integer or floating-point values, got dtype {array.dtype}")
     if finite and np.issubdtype(array.dtype, np.floating):
         bad = ~np.isfinite(array)
         if bad.any():

@@ -13,7 +13,7 @@ Super-resolution papers (SRCNN, SRResNet/SRGAN, ESRGAN) report PSNR/SSIM on the 
 
 from __future__ import annotations
 
-from ..errors import expect_choice, expect_positive_int, expect_tensor
+from ..errors import expect_choice, expect_number, expect_positive_int, expect_tensor
 from .checks import REDUCTIONS, expect_data_range, expect_in_range, expect_shave, reduce_per_image
 
 
@@ -206,7 +206,7 @@ def ssim(
             f"got {tuple(x.shape[-2:])}"
         )
     for name, value in (("sigma", sigma), ("K1", K1), ("K2", K2)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        if not expect_number(name, value, "a positive number") > 0:
             raise ValueError(f"{name}: expected a positive number, got {value!r}")
 
     def mean_ssim(x_chunk, y_chunk):

@@ -14,10 +14,12 @@ from ..errors import describe, expect_positive_int, expect_tensor
 def _expect_features(what: str, feats) -> np.ndarray:
     if hasattr(feats, "detach"):
         feats = feats.detach().cpu().numpy()
-    if not isinstance(feats, np.ndarray) or feats.ndim != 2:
+    if not isinstance(feats, np.ndarray):
+        raise TypeError(f"{what}: expected an (N, D) array of features, got {describe(feats)}")
+    if feats.ndim != 2:
         raise ValueError(f"{what}: expected an (N, D) array of features, got {describe(feats)}")
     if not np.issubdtype(feats.dtype, np.number):
-        raise ValueError(f"{what}: expected numeric features, got dtype {feats.dtype}")
+        raise TypeError(f"{what}: expected numeric features, got dtype {feats.dtype}")
     if feats.shape[0] < 2:
         raise ValueError(
             f"{what}: expected at least 2 feature vectors to estimate a covariance, got {feats.shape[0]}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import expect_choice, expect_tensor
+from ..errors import expect_choice, expect_number, expect_tensor
 from .checks import REDUCTIONS, expect_in_range, expect_shave, reduce_per_image
 
 
@@ -20,7 +20,7 @@ def high_frequency_energy(x, cutoff: float = 0.25, reduction: str = "mean", shav
     import torch
 
     expect_choice("reduction", reduction, REDUCTIONS)
-    if isinstance(cutoff, bool) or not isinstance(cutoff, (int, float)) or not 0 < cutoff < 0.5:
+    if not 0 < expect_number("cutoff", cutoff, "a frequency in (0, 0.5) cycles per pixel") < 0.5:
         raise ValueError(f"cutoff: expected a frequency in (0, 0.5) cycles per pixel, got {cutoff!r}")
     expect_tensor("x", x, ndim=(3, 4))
     expect_in_range("x", x, 1.0)

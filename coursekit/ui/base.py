@@ -98,7 +98,7 @@ def as_hwc(image) -> np.ndarray:
             image = image[None]
         return make_grid(image, pad=0 if image.ndim == 3 else 2)
     if not isinstance(image, np.ndarray):
-        raise ValueError(
+        raise TypeError(
             f"image: expected a torch.Tensor, numpy array or matplotlib Figure, got {describe(image)}"
         )
     if image.ndim == 4:

@@ -87,7 +87,7 @@ class TrainingDashboard(base.StaticOrLive):
             metrics = (metrics,)
         self.metrics = None if metrics is None else tuple(metrics)
         if sample_fn is not None and not callable(sample_fn):
-            raise ValueError(f"sample_fn: expected a function returning images, got {describe(sample_fn)}")
+            raise TypeError(f"sample_fn: expected a function returning images, got {describe(sample_fn)}")
         self.sample_fn = sample_fn
         self.every = expect_positive_int("every", every)
         self.title = str(title)

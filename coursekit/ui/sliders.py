@@ -17,13 +17,16 @@ def _make_slider(widgets, name: str, spec):
     """An IntSlider/FloatSlider from (min, max[, step[, value]]); an existing slider widget is used as is."""
     if widgets is not None and isinstance(spec, widgets.ValueWidget):
         return spec
-    numbers = tuple(spec) if isinstance(spec, (tuple, list)) else ()
-    if not 2 <= len(numbers) <= 4 or not all(
-        isinstance(n, (int, float)) and not isinstance(n, bool) for n in numbers
+    expected = (
+        f"slider {name!r}: expected (min, max), (min, max, step) or (min, max, step, value), got {spec!r}"
+    )
+    if not isinstance(spec, (tuple, list)) or not all(
+        isinstance(n, (int, float)) and not isinstance(n, bool) for n in spec
     ):
-        raise ValueError(
-            f"slider {name!r}: expected (min, max), (min, max, step) or (min, max, step, value), got {spec!r}"
-        )
+        raise TypeError(expected)
+    numbers = tuple(spec)
+    if not 2 <= len(numbers) <= 4:
+        raise ValueError(expected)
     low, high = numbers[0], numbers[1]
     integer = all(isinstance(n, int) for n in numbers)
     step = numbers[2] if len(numbers) > 2 else (1 if integer else (high - low) / 100)
@@ -59,7 +62,7 @@ class ImageSlider(base.StaticOrLive):
     ):
         super().__init__(static)
         if not callable(fn):
-            raise ValueError(
+            raise TypeError(
                 f"fn: expected a function of the slider values returning an image, got {describe(fn)}"
             )
         if not sliders:

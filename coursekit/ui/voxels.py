@@ -63,7 +63,7 @@ class VoxelViewer(base.StaticOrLive):
             self.z_dim = expect_positive_int("z_dim", z_dim)
             self.decode, self.volumes = source, None
         else:
-            raise ValueError(
+            raise TypeError(
                 "source: expected a generator z -> volumes or a tensor of volumes,"
                 f" got {type(source).__name__}"
             )
