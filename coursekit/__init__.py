@@ -3,8 +3,9 @@
 The public API is small: ``setup`` (seed, print where we run), ``profile`` (size a notebook for
 smoke/fast/full), ``device``, ``seed`` and ``show`` (an image grid). Sub-packages hold the rest: ``data``,
 ``nn``, ``losses``, ``metrics``, ``train``, ``checkpoint``, ``viz``, ``ui`` (every notebook widget),
-``grading`` and ``course`` (the manifest). ``tf`` (TensorFlow) is imported only on request:
-``import coursekit.tf`` (and ``coursekit.ui.style``, its widget). ``widgets`` is the old name of ``ui``.
+``rng`` (seeded draws), ``tiling``, ``restoration``, ``grading`` and ``course`` (the manifest). ``tf``
+(TensorFlow) is imported only on request: ``import coursekit.tf`` (and ``coursekit.ui.style``, its widget).
+``widgets`` is the old name of ``ui``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ __all__ = [
 ]
 
 _SUBMODULES = (
-    "data", "nn", "losses", "metrics", "train", "checkpoint", "viz", "ui", "grading", "course",
+    "data", "nn", "losses", "metrics", "train", "checkpoint", "viz", "ui", "grading", "course", "rng",
+    "tiling", "restoration",
     "widgets",  # deprecated alias of ui, for saved notebooks
 )
 

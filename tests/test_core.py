@@ -1,6 +1,7 @@
 """Profiles, devices, input errors, setup's one line and the doctor command."""
 
 import os
+import pkgutil
 import subprocess
 import sys
 import warnings
@@ -271,3 +272,15 @@ def test_cli_data_list_names_every_entry():
     assert result.returncode == 0
     for name in registry.names():
         assert f"{name}: " in result.stdout
+
+
+def test_every_public_module_resolves_as_an_attribute_after_import_coursekit():
+    """``ck.rng``, ``ck.tiling``, ... with nothing imported first (a fresh interpreter)."""
+    not_attributes = {"__main__", "tf", "voxel_widget"}  # TensorFlow on request only; a deprecated alias
+    helpers = {"errors", "deprecation"}  # coursekit's own argument checks and old names, not a notebook's
+    names = sorted({m.name for m in pkgutil.iter_modules(ck.__path__)} - not_attributes - helpers)
+    assert {"rng", "tiling", "restoration", "ui", "metrics"} <= set(names)
+    code = f"import coursekit as ck; print([type(getattr(ck, name)).__name__ for name in {names!r}])"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(["module"] * len(names))
