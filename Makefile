@@ -20,7 +20,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 CHROMIUM ?= /usr/bin/chromium
 # TensorFlow and torch's triton both load their own LLVM: once TF is imported, torch.compile's triton import
 # segfaults in the same process, so the TensorFlow tests run in a pytest process of their own.
-TF_TESTS := tests/test_style_tf.py tests/test_data_formats_tf.py
+TF_TESTS := tests/tf
 # Every lab executed the way Colab runs it (tests/colab/emulate.py: Colab's package versions in a cached
 # virtualenv, a google.colab kernel, no notebook file on disk): a pytest process of its own, two labs at a time.
 COLAB_TESTS := tests/test_colab_emulated.py

@@ -29,13 +29,14 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
-from test_grading_roundtrip import plant_mistake
 
 from coursekit.course import ROOT, load
 from coursekit.grading import assign
 
 sys.path.insert(0, str(Path(__file__).parent / "colab"))
+sys.path.insert(0, str(Path(__file__).parent / "grading"))
 import emulate  # noqa: E402
+from test_roundtrip import plant_mistake  # noqa: E402
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.filterwarnings("ignore:Traits should be given as instances:DeprecationWarning")]

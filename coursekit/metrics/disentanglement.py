@@ -225,8 +225,9 @@ def discrete_mutual_info(codes, factors) -> np.ndarray:
 
     ``codes`` (N,) or (N, L) and ``factors`` (N,) or (N, K) hold discrete labels (integers, or floats used
     as labels): discretise continuous latents first with :func:`discretize`. Entry (j, k) equals
-    ``sklearn.metrics.mutual_info_score(factors[:, k], codes[:, j])`` (to 1e-9, see tests/test_mig.py); all
-    L x K joint histograms come from a single ``np.bincount``, with no loop over pairs.
+    ``sklearn.metrics.mutual_info_score(factors[:, k], codes[:, j])`` (to 1e-9, see
+    tests/metrics/test_disentanglement.py); all L x K joint histograms come from a single ``np.bincount``,
+    with no loop over pairs.
     """
     codes_2d = _as_columns("codes", codes)
     factors_2d = _as_columns("factors", factors)

@@ -3,7 +3,8 @@
 PSNR and SSIM are batched torch functions over images in ``[0, data_range]`` with layout (B, C, H, W) or
 (C, H, W). They agree with ``skimage.metrics.peak_signal_noise_ratio`` and
 ``skimage.metrics.structural_similarity(..., gaussian_weights=True, sigma=1.5, use_sample_covariance=False)``
-to 1e-4 (see tests/test_metrics.py), run on any device, and are differentiable (``1 - ssim`` is a loss).
+to 1e-4 (see tests/metrics/test_metrics.py), run on any device, and are differentiable (``1 - ssim`` is a
+loss).
 
 Super-resolution papers (SRCNN, SRResNet/SRGAN, ESRGAN) report PSNR/SSIM on the BT.601 luma channel with
 ``scale`` border pixels shaved::

@@ -18,7 +18,7 @@ import yaml
 from coursekit.course import ROOT, load
 from coursekit.grading import assign, grade, store
 
-FIXTURES = Path(__file__).parent / "fixtures" / "grading"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "grading"
 FIXTURE = FIXTURES / "99_fixture.ipynb"
 MISTAKES = yaml.safe_load((FIXTURES / "mistakes.yml").read_text())
 TIMEOUT = float(os.environ.get("COURSEKIT_TEST_GRADE_TIMEOUT", "90"))

@@ -5,7 +5,7 @@ lists, DIV2K's zip of PNGs, torchvision's VGG19 state dict), registers it under 
 only the URLs (a local HTTP server on 127.0.0.1) and the checksum (computed for the test file) replaced, and
 checks that the public loader returns exactly what the file holds. A wrong or truncated file must raise a
 ValueError that names what was expected and what came, and leave the cache as it was. Keras' .h5 weights
-and the TF-Hub SavedModel are tested in tests/test_data_formats_tf.py (a TensorFlow process of its own).
+and the TF-Hub SavedModel are tested in tests/tf/test_formats_tf.py (a TensorFlow process of its own).
 """
 
 from __future__ import annotations

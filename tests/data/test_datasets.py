@@ -193,7 +193,7 @@ def test_faces_bad_arguments(loader, kwargs, match):
 
 def test_icgan_faces_offline_are_the_procedural_faces():
     """Without CelebA the IcGAN's faces are faces() itself (7 attributes); CelebA would give the 18 of
-    Perarnau et al. 2016 (tests/test_data_formats.py reads them from a CelebA stand-in)."""
+    Perarnau et al. 2016 (tests/data/test_formats.py reads them from a CelebA stand-in)."""
     offline = ckd.icgan_faces(n=8, size=16, seed=3, source="offline")
     assert torch.equal(offline.images, ckd.faces(n=8, size=16, seed=3).images)
     assert offline.attribute_names == ATTRIBUTE_NAMES and offline.attributes.shape == (8, 7)

@@ -1,6 +1,6 @@
-"""TensorFlow-side real formats (a pytest process of its own, like tests/test_style_tf.py): Keras' VGG19 notop
-.h5 weights and a TF-Hub SavedModel tarball, each served by a local HTTP server through the code path of a
-real download and read back exactly; wrong or truncated files raise a ValueError naming what was expected.
+"""TensorFlow-side real formats (a pytest process of its own, like tests/tf/test_style_tf.py): Keras' VGG19
+notop .h5 weights and a TF-Hub SavedModel tarball, each served by a local HTTP server through the code path of
+a real download and read back exactly; wrong or truncated files raise a ValueError naming what was expected.
 """
 
 from __future__ import annotations

@@ -11,13 +11,13 @@ import nbclient
 import nbformat
 import pytest
 import yaml
-from test_grading_roundtrip import recorded_fixture_store
+from test_roundtrip import recorded_fixture_store
 
 from coursekit import __main__ as cli
 from coursekit.course import ROOT
 from coursekit.grading import assign, store, suite
 
-FIXTURE = Path(__file__).parent / "fixtures" / "grading" / "99_fixture.ipynb"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "grading" / "99_fixture.ipynb"
 
 
 @pytest.fixture(scope="module")

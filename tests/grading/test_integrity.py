@@ -12,7 +12,7 @@ import textwrap
 
 import nbformat
 import pytest
-from test_grading_roundtrip import generate_fixture_lab, make_target, read_csv, with_answer
+from test_roundtrip import generate_fixture_lab, make_target, read_csv, with_answer
 
 from coursekit.course import ROOT, load
 from coursekit.grading import assign, grade, runner

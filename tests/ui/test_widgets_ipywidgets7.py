@@ -3,7 +3,7 @@
 Colab's versions (the fixture copy of its pip freeze: ipywidgets 7.7.1, ipykernel 6.17.1, IPython 7.34.0,
 jupyter_client 7.4.9, traitlets 5.7.1, and the few packages only they need) are installed from the package
 registry with ``pip install --no-deps --target`` into build/ipywidgets7 (once per requirement list; later runs
-reuse it) and put first on PYTHONPATH of a pytest subprocess that runs tests/test_widgets.py, including its
+reuse it) and put first on PYTHONPATH of a pytest subprocess that runs tests/ui/test_widgets.py, including its
 real-kernel test, whose kernel inherits that path: a Stop click reaches a running ``fit`` as on Colab.
 Skipped only when the registry is out of reach.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TARGET = ROOT / "build" / "ipywidgets7"
 COLAB_FREEZE = ROOT / "tests" / "fixtures" / "colab" / "pip-freeze.gpu.txt"
 # Colab's kernel and widget stack, and what only it needs beside this environment's packages.
@@ -72,8 +72,8 @@ def test_widget_tests_pass_with_ipywidgets_7():
     assert version.stdout.startswith(expected), f"not Colab's versions imported: {version}"
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
-         "tests/test_widgets.py"],
+         "tests/ui/test_widgets.py"],
         env=env, capture_output=True, text=True, cwd=ROOT, timeout=300,
     )
-    assert run.returncode == 0, f"tests/test_widgets.py fails with {REQUIREMENTS}:\n{run.stdout[-4000:]}"
+    assert run.returncode == 0, f"tests/ui/test_widgets.py fails with {REQUIREMENTS}:\n{run.stdout[-4000:]}"
     assert " passed" in run.stdout and " failed" not in run.stdout

@@ -3,7 +3,7 @@ changes what is shown, the Stop button stops ``fit`` (also in a real kernel, cli
 front end does), and without a front end or ipywidgets each shows a PNG instead of a widget box. Every widget
 lives in coursekit.ui and is shown by its one static-or-live display; the old module names still work.
 
-tests/test_widgets_ipywidgets7.py runs this file again under Colab's ipywidgets 7.7.1 and ipykernel 6.17.1.
+tests/ui/test_widgets_ipywidgets7.py runs this file again under Colab's ipywidgets 7.7.1 and ipykernel 6.17.1.
 """
 
 import importlib

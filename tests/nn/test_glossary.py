@@ -15,7 +15,7 @@ import pytest
 
 import coursekit.nn
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RETIRED = {"image_size", "latent_dim", "latent", "in_ch", "out_ch", "nf", "n_feats", "nb", "n_res",
            "n_res_in", "n_res_out", "gc", "blocks"}
 ALIASES = {"coursekit.nn.degradation"}  # a moved module's old name (coursekit.deprecation.moved_module)
