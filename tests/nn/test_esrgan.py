@@ -1,6 +1,9 @@
 """ESRGAN (coursekit.nn.esrgan and its losses): the paper's parameter count, residual scaling, scaled init,
 no batch norm, relativistic average losses against their formula, interpolation, a loss that falls."""
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -26,21 +29,50 @@ def test_paper_sizes():
     assert RRDBNet(scale=2, width=8, n_blocks=1, growth=4)(torch.rand(1, 3, 5, 5)).shape == (1, 3, 10, 10)
 
 
+# Seeded blocks' state dicts, input and outputs, written by tests/fixtures/nn/make_esrgan_reference.py.
+REFERENCE = Path(__file__).parents[1] / "fixtures" / "nn" / "esrgan_blocks.npz"
+
+
+def with_stored_weights(block: nn.Module, reference: dict, name: str) -> nn.Module:
+    state = {key.split(".", 1)[1]: torch.from_numpy(value) for key, value in reference.items()
+             if key.startswith(f"{name}.")}
+    block.load_state_dict(state, strict=True)
+    return block
+
+
+def test_dense_block_and_rrdb_give_the_stored_reference_outputs():
+    """The dense wiring (conv k reads x and every earlier output) and the residual scaling, as outputs."""
+    with np.load(REFERENCE, allow_pickle=False) as stored:
+        reference = dict(stored)
+    x = torch.from_numpy(reference["x"])
+    channels, growth = x.shape[1], reference["rdb.conv1.weight"].shape[0]
+    for name, block in (("rdb", ResidualDenseBlock(channels, growth)), ("rrdb", RRDB(channels, growth))):
+        with torch.no_grad():
+            out = with_stored_weights(block, reference, name)(x)
+        torch.testing.assert_close(out, torch.from_numpy(reference[f"{name}_out"]), rtol=1e-5, atol=1e-5)
+
+
+def output_of(block: nn.Module, part: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(block(x), what ``part`` of the block returned during that call)."""
+    seen = []
+    part.register_forward_hook(lambda module, args, out: seen.append(out.clone()))
+    with torch.no_grad():
+        out = block(x)
+    return out, seen[0]
+
+
 def test_dense_block_residual_scaling_and_scaled_init():
     torch.manual_seed(0)
-    block = ResidualDenseBlock(channels=8, growth=4)
     x = torch.randn(2, 8, 6, 6)
-    x1 = block.lrelu(block.conv1(x))
-    x2 = block.lrelu(block.conv2(torch.cat((x, x1), 1)))
-    x3 = block.lrelu(block.conv3(torch.cat((x, x1, x2), 1)))
-    x4 = block.lrelu(block.conv4(torch.cat((x, x1, x2, x3), 1)))
-    x5 = block.conv5(torch.cat((x, x1, x2, x3, x4), 1))
-    assert torch.allclose(block(x), x + 0.2 * x5, atol=1e-6)
+    block = ResidualDenseBlock(channels=8, growth=4)
+    out, x5 = output_of(block, block.conv5, x)
+    torch.testing.assert_close(out, x + 0.2 * x5)  # ESRGAN fig. 4: x + beta * x5, beta = 0.2
+    rrdb = RRDB(channels=8, growth=4)
+    out, inner = output_of(rrdb, rrdb.rdb3, x)
+    torch.testing.assert_close(out, x + 0.2 * inner)
     # Kaiming normal (std sqrt(2 / fan_in)) times 0.1
     w = ResidualDenseBlock(channels=64, growth=32).conv5.weight.detach()
     assert abs(float(w.std()) - 0.1 * (2 / (w.shape[1] * 9)) ** 0.5) < 0.002
-    rrdb = RRDB(channels=8, growth=4)
-    assert torch.allclose(rrdb(x), x + 0.2 * rrdb.rdb3(rrdb.rdb2(rrdb.rdb1(x))), atol=1e-6)
 
 
 def test_relativistic_losses_match_the_formula():
