@@ -22,7 +22,7 @@ SUB_SEED_BOUND = 2**62  # sub-seeds are drawn from 0 .. SUB_SEED_BOUND - 1
 
 
 def expect_seed(seed) -> int:
-    """``seed`` as a Python int >= 0 (numpy integers too); a ValueError naming what came otherwise."""
+    """``seed`` as a Python int >= 0 (numpy integers too); TypeError for a non-integer, ValueError below 0."""
     if not isinstance(seed, bool) and isinstance(seed, Integral):
         seed = int(seed)
     return expect_positive_int("seed", seed, minimum=0)

@@ -28,9 +28,14 @@ def test_generator_draws_on_the_cpu_without_touching_the_global_rng():
     assert torch.equal(torch.rand(3), expected)
 
 
-@pytest.mark.parametrize("seed", [-1, True, 1.5, "0", None])
-def test_bad_seeds_are_refused_naming_the_seed(seed):
-    with pytest.raises(ValueError, match="seed: expected"):
+def test_a_negative_seed_is_refused_naming_the_seed():
+    with pytest.raises(ValueError, match="seed: expected an integer >= 0, got -1"):
+        rng.generator(-1)
+
+
+@pytest.mark.parametrize("seed", [True, 1.5, "0", None])
+def test_a_seed_that_is_no_integer_is_a_type_error_naming_the_seed(seed):
+    with pytest.raises(TypeError, match="seed: expected an integer >= 0"):
         rng.generator(seed)
 
 
