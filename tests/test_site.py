@@ -21,7 +21,7 @@ from test_browser import CHROMIUM, CHROMIUM_FLAGS, SCREENSHOTS, require_browser_
 from coursekit import course
 
 ROOT = Path(__file__).resolve().parent.parent
-SITE = Path(os.environ.get("COURSEKIT_SITE", ROOT / "build" / "site-smoke"))
+SITE = Path(os.environ.get("COURSEKIT_SITE", ROOT / "build" / "site-smoke")).resolve()
 MANIFEST = course.load()
 COURSE_DOCS = sorted(p.relative_to(ROOT).with_suffix("").as_posix() for p in (ROOT / "course").glob("*.md"))
 BROWSER_LECTURES = ["lectures/00_tour", "lectures/01_vae", "lectures/05_super_resolution"]
