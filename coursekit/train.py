@@ -29,11 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from . import checkpoint
 from .config import dry_run_steps
 from .errors import expect_positive_int
+from .ui.base import progress_bar
 
 
 @dataclass
@@ -138,7 +137,7 @@ def fit(
             return checkpoint.save_checkpoint(checkpoint_dir, done, state, keep_last=keep_last)
 
         _call(callbacks, "on_start", history)
-        bar = tqdm(total=steps, initial=start, desc=desc, disable=not progress, dynamic_ncols=True)
+        bar = progress_bar(total=steps, initial=start, desc=desc, disable=not progress, dynamic_ncols=True)
         stop_reason = "finished"
         try:
             for step in range(start, steps):

@@ -17,8 +17,7 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
+from ..ui.base import progress_bar
 from . import registry
 from .registry import DownloadError, RemoteFile
 
@@ -103,7 +102,8 @@ def _download_once(url: str, remote: RemoteFile, checksum: str, dest: Path, time
         received = 0
         with handle, urllib.request.urlopen(url, timeout=timeout) as response:
             total = _expected_bytes(remote, response)
-            with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=remote.filename) as bar:
+            with progress_bar(total=total, unit="B", unit_scale=True, unit_divisor=1024,
+                              desc=remote.filename) as bar:
                 for chunk in iter(lambda: response.read(CHUNK_BYTES), b""):
                     handle.write(chunk)
                     hasher.update(chunk)

@@ -56,6 +56,19 @@ def use_static(static: bool | None = None) -> bool:
     return not in_notebook() or ipywidgets_or_none() is None
 
 
+def progress_bar(**tqdm_arguments):
+    """A tqdm progress bar: the notebook widget when widgets are live, plain text when static.
+
+    Static mode (``COURSEKIT_WIDGETS=static``: nbval, CI, the course website) gets the text bar even inside a
+    kernel, so an executed notebook stores no widget that a static page cannot render.
+    """
+    if use_static():
+        from tqdm.std import tqdm
+    else:
+        from tqdm.auto import tqdm
+    return tqdm(**tqdm_arguments)
+
+
 def display(obj, display_id: bool = False):
     """IPython's display (returns a handle with display_id=True); a no-op without IPython."""
     try:

@@ -6,24 +6,18 @@ course manifest (coursekit.course) and the download is the notebook Sphinx copie
 README carry point at an image on colab.research.google.com; the site serves its own copy instead, so no
 page loads anything from the internet.
 
-Lectures execute with static widgets (COURSEKIT_WIDGETS=static: each widget leaves its PNG); what still
-creates an ipywidget is a live progress bar (tqdm in a notebook), whose view and state a static page cannot
-show. The site loads no widget manager, and drops those views and their state, so no page carries a dead
-widget box.
+Lectures execute with static widgets (COURSEKIT_WIDGETS=static: each widget leaves its PNG, progress bars are
+text), so no page holds a widget view and the site loads no widget manager (tests/test_site.py checks).
 """
 
 from __future__ import annotations
 
-import re
 from html import escape
 
 from coursekit import course
 
 LOCAL_BADGE = "_static/colab-badge.svg"
 MANIFEST = course.load()
-WIDGET_VIEW = re.compile(r'<script type="application/vnd\.jupyter\.widget-view\+json">.*?</script>', re.S)
-EMPTY_OUTPUT = re.compile(r'<div class="cell_output docutils container">\s*</div>\n?')
-WIDGET_STATE_TYPE = "application/vnd.jupyter.widget-state+json"
 
 
 def notebook_links_html(colab_url: str, download_href: str, filename: str) -> str:
@@ -42,19 +36,11 @@ def after_first_title(body: str, html: str) -> str:
     return head + sep + html + tail if sep else html + body
 
 
-def without_widget_views(body: str) -> str:
-    """The page body without live-widget views, and without the cell outputs that held only those."""
-    return EMPTY_OUTPUT.sub("", WIDGET_VIEW.sub("", body))
-
-
 def add_notebook_links(app, pagename, templatename, context, doctree):
-    """html-page-context: the links line on notebook pages, the local badge image and no live widget."""
+    """html-page-context: the links line on notebook pages and the local badge image."""
     if "body" not in context:
         return
-    context["script_files"] = [js for js in context.get("script_files", [])
-                               if getattr(js, "attributes", {}).get("type") != WIDGET_STATE_TYPE]
-    body = without_widget_views(context["body"])
-    body = body.replace(course.BADGE_IMAGE, context["pathto"](LOCAL_BADGE, 1))
+    body = context["body"].replace(course.BADGE_IMAGE, context["pathto"](LOCAL_BADGE, 1))
     if app.env.doc2path(pagename).suffix == ".ipynb":
         notebook = f"{pagename}.ipynb"
         download = context["pathto"](f"_sources/{notebook}", 1)

@@ -502,3 +502,17 @@ def test_stop_button_stops_fit_in_a_real_kernel_or_the_dashboard_says_to_interru
     else:
         assert "interrupt the kernel" in models[control].get("value", ""), models[control]
         assert first.endswith(f"fit: finished {steps}\n") and second == "next: finished\n", (first, second)
+
+
+def test_progress_bar_is_plain_text_when_static_and_tqdm_auto_when_live(monkeypatch):
+    import tqdm.auto
+    import tqdm.std
+
+    from coursekit.ui import base
+
+    monkeypatch.setenv("COURSEKIT_WIDGETS", "static")
+    with base.progress_bar(total=2, disable=True) as bar:
+        assert type(bar) is tqdm.std.tqdm, "static pages cannot show a notebook widget bar"
+    monkeypatch.setenv("COURSEKIT_WIDGETS", "live")
+    with base.progress_bar(total=2, disable=True) as bar:
+        assert type(bar) is tqdm.auto.tqdm
