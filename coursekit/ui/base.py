@@ -178,6 +178,11 @@ class StaticOrLive:
         """Whether ``show`` displays the interactive widget rather than the static picture."""
         return not self.static and self.widget is not None
 
+    def ipywidgets_when_live(self):
+        """ipywidgets to build the live form with, or None when static: a static widget creates no ipywidget
+        (an executed notebook saves the state of every one created, shown or not) or where it is missing."""
+        return None if self.static else ipywidgets_or_none()
+
     def static_png(self) -> bytes:
         """The picture of the static form."""
         if self.png is None:

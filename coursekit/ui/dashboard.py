@@ -97,7 +97,7 @@ class TrainingDashboard(base.StaticOrLive):
         self._handle: Any | None = None  # IPython's display handle of the figure
         self._polls = False  # whether on_step looks for clicks (decided when the controls are shown)
         self._polled_at = 0.0
-        widgets = base.ipywidgets_or_none()
+        widgets = self.ipywidgets_when_live()
         self.stop_button: Any | None = None
         self.status: Any | None = None
         if widgets is not None:

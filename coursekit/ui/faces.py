@@ -27,7 +27,7 @@ class AttributeEditor(base.StaticOrLive):
         self.edit_fn, self.original, self.names, self.values = edit_fn, original, names, values
         self.title = title
         self.png = self.render()
-        widgets = base.ipywidgets_or_none()
+        widgets = self.ipywidgets_when_live()
         if widgets is not None:
             self.image = widgets.Image(value=self.png, format="png")
             self.checkboxes = [

@@ -68,7 +68,7 @@ class ImageSlider(base.StaticOrLive):
         if not sliders:
             raise ValueError("image_slider: expected at least one slider, e.g. z0=(-3.0, 3.0)")
         self.fn = fn
-        widgets = base.ipywidgets_or_none()
+        widgets = self.ipywidgets_when_live()
         made = {name: _make_slider(widgets, name, spec) for name, spec in sliders.items()}
         self.sliders = made if widgets is not None else {}
         self.values = {name: (s.value if widgets is not None else s) for name, s in made.items()}

@@ -64,7 +64,7 @@ class StyleTransferWidget(base.StaticOrLive):
         )
         self.content_weight = defaults.content
         self.result: st.Result | None = None
-        widgets = None if self.static else base.ipywidgets_or_none()
+        widgets = self.ipywidgets_when_live()
         if widgets is not None:
             self._build(widgets, (low, high))
 

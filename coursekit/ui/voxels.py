@@ -72,8 +72,8 @@ class VoxelViewer(base.StaticOrLive):
         self._cache: dict = {}
         self._draw_codes()
         self.png = self.render() if not self.static else self.render_static()
-        widgets = base.ipywidgets_or_none()
-        if widgets is not None and not self.static:
+        widgets = self.ipywidgets_when_live()
+        if widgets is not None:
             self._build(widgets)
 
     # ----------------------------------------------------------------------------------------- content

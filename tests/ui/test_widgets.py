@@ -116,8 +116,14 @@ def test_static_dashboard_without_ipython_displays_nothing(monkeypatch, capsys):
     assert capsys.readouterr().out == ""
 
 
-def test_stop_button_click_sets_the_flag_and_stops_fit():
+def test_static_dashboard_creates_no_widget():
+    """An executed notebook saves the state of every widget created, seen or not: static creates none."""
     dash = TrainingDashboard(static=True)
+    assert dash.stop_button is None and dash.status is None
+
+
+def test_stop_button_click_sets_the_flag_and_stops_fit(shown):
+    dash = TrainingDashboard(static=False)
 
     def step(batch, step):
         if step == 3:
@@ -224,7 +230,8 @@ def latent_image(z0, n):
 
 
 def test_image_slider_rerenders_when_a_slider_moves():
-    slider = image_slider(latent_image, z0=(-3.0, 3.0), n=(1, 5), static=True)
+    assert image_slider(latent_image, z0=(-3.0, 3.0), n=(1, 5), static=True).sliders == {}, "static"
+    slider = image_slider(latent_image, z0=(-3.0, 3.0), n=(1, 5), static=False)
     z0, n = slider.sliders["z0"], slider.sliders["n"]
     assert type(z0).__name__ == "FloatSlider" and type(n).__name__ == "IntSlider"
     assert (z0.value, n.value) == (0.0, 3)
