@@ -160,7 +160,7 @@ class TrainingDashboard(base.StaticOrLive):
         """Display the Stop button (or the interrupt hint) and the status line, then the figure (a handle)."""
         from IPython.display import Image
 
-        widgets = base.ipywidgets_or_none()
+        widgets = self.ipywidgets_when_live()
         if widgets is not None:
             self._polls = ui_events_supported()
             stop = self.stop_button if self._polls else widgets.HTML(value=INTERRUPT_HINT)
