@@ -41,7 +41,8 @@ LESSONS = {
            lambda n: n["toy_d"], "1-D GAN: 0.15 - |D - 1/2| on the data region, the thinnest asserted claim "
            "(the other asserted margins are the columns toy_mean, toy_std, grad_ratio, fd_half, fd_fall; "
            "ring_modes = modes covered by the balanced ring GAN - 6, printed, not asserted)"),
-    "03": ((r"MIG: plain VAE \(beta = 1\) (?P<vae>[\d.]+) +vs +beta-VAE \(beta = \d+\) (?P<beta_vae>[\d.]+)",),
+    "03": ((r"MIG: plain VAE \(beta = 1\) (?P<vae>[\d.]+) +vs +"
+            r"beta-VAE \(beta = \d+\) (?P<beta_vae>[\d.]+)",),
            lambda n: n["beta_vae"] - n["vae"], "MIG(beta-VAE, the lecture's largest beta) - MIG(VAE)"),
     "04": ((r"^ +all +(?P<edit_success>[\d.]+)% of",),
            lambda n: n["edit_success"] - 80.0, "edits detected (%) - 80 (the bar)"),
