@@ -1,12 +1,14 @@
 """The spread of a lecture's lesson over seeds: run the lecture in a profile once per seed and tabulate the
 numbers its lesson rests on (mean, range, and whether the lesson held on every seed).
 
-    python benchmarks/bench_seeds.py 03 --seeds 0 1 2 [--profile fast] [--jobs 2]
+    python benchmarks/bench_seeds.py 03 --seeds 0 1 2 [--profile fast] [--jobs 2] [--threads 1]
 
 Each run executes ``lectures/NN_*.ipynb`` from scratch with ``COURSEKIT_SEED`` (which replaces the notebook's
 ``cfg.seed``), offline, widgets static; the lesson's numbers are read from the printed output with the
-module's pattern below. The reference the table compares against is the lesson itself: the margin of the
-lesson on each seed, against the spread of each number over the seeds.
+module's pattern below. ``--threads`` sets each kernel's torch threads (OMP_NUM_THREADS; float rounding,
+hence training, differs between thread counts, another source of spread). The reference the table
+compares against is the lesson itself: the margin of the lesson on each seed, against the spread of each
+number over the seeds.
 """
 
 from __future__ import annotations
@@ -101,12 +103,12 @@ LESSONS = {
 }
 
 
-def run(number: str, seed: int, profile: str) -> dict[str, float]:
+def run(number: str, seed: int, profile: str, threads: int = 1) -> dict[str, float]:
     """Execute the lecture with this seed and read the lesson's numbers from its printed output."""
     path = next((ROOT / "lectures").glob(f"{number}_*.ipynb"))
     nb = nbformat.read(path, as_version=4)
     env = {**os.environ, "COURSEKIT_PROFILE": profile, "COURSEKIT_SEED": str(seed), "COURSEKIT_OFFLINE": "1",
-           "COURSEKIT_WIDGETS": "static", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}
+           "COURSEKIT_WIDGETS": "static", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": str(threads)}
     nbclient.NotebookClient(nb, timeout=1800, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}}).execute(env=env)
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
@@ -144,9 +146,10 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--profile", default="fast", choices=("smoke", "fast", "full"))
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per kernel (OMP_NUM_THREADS)")
     args = parser.parse_args(argv)
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        numbers = list(pool.map(lambda s: run(args.module, s, args.profile), args.seeds))
+        numbers = list(pool.map(lambda s: run(args.module, s, args.profile, args.threads), args.seeds))
     print(table(args.module, dict(zip(args.seeds, numbers, strict=True))))
 
 
